@@ -1,0 +1,3 @@
+from camsweep.cli import main
+
+main()

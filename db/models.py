@@ -1,0 +1,96 @@
+"""SQLAlchemy 2 typed mappings of the inventory.
+
+Raw *observations* (append-only, what was seen) are kept apart from *devices*
+(derived state, what we concluded), so identification can be re-run when the
+fingerprints improve (STYLE.md §9).  A naming convention for constraints keeps
+migrations identical on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict: JSON, list: JSON}
+
+
+class Site(Base):
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    networks: Mapped[list] = mapped_column(default=list)
+    created_at: Mapped[datetime]
+
+
+class Scan(Base):
+    __tablename__ = "scans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    targets: Mapped[list] = mapped_column(default=list)
+    operator: Mapped[str] = mapped_column(String(128), default="")
+    tool_version: Mapped[str] = mapped_column(String(32), default="")
+    fingerprint_version: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    addresses_total: Mapped[int] = mapped_column(default=0)
+    addresses_done: Mapped[int] = mapped_column(default=0)
+    site: Mapped[Site] = relationship()
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("site_id", "identity_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    identity_key: Mapped[str] = mapped_column(String(255))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(17))
+    brand: Mapped[str | None] = mapped_column(String(128))
+    manufacturer: Mapped[str | None] = mapped_column(String(128))
+    model: Mapped[str | None] = mapped_column(String(128))
+    firmware: Mapped[str | None] = mapped_column(String(128))
+    serial: Mapped[str | None] = mapped_column(String(128))
+    category: Mapped[str | None] = mapped_column(String(64))
+    is_camera: Mapped[bool] = mapped_column(default=False)
+    confidence: Mapped[float] = mapped_column(default=0.0)
+    policy_flags: Mapped[list] = mapped_column(default=list)
+    advisories: Mapped[list] = mapped_column(default=list)
+    identification: Mapped[dict] = mapped_column(default=dict)
+    connectivity: Mapped[str] = mapped_column(String(24), default="networked")
+    first_seen: Mapped[datetime | None]
+    last_seen: Mapped[datetime | None]
+    last_scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"))
+    site: Mapped[Site] = relationship()
+
+
+class ObservationRow(Base):
+    """Append-only: one probe's result for one address in one scan."""
+
+    __tablename__ = "observations"
+    __table_args__ = (Index("ix_observations_scan_ip", "scan_id", "ip"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)
+    ip: Mapped[str] = mapped_column(String(64))
+    port: Mapped[int]
+    probe: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(24))
+    evidence: Mapped[list] = mapped_column(default=list)
+    raw: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+    observed_at: Mapped[datetime]

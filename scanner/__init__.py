@@ -1,0 +1,1 @@
+"""Discovery: target parsing and scope checks, the async engine, and one module per probe."""

@@ -1,0 +1,68 @@
+"""The repository on both backends: record, re-record, read back."""
+
+from __future__ import annotations
+
+import pytest
+
+from db.repository import Inventory
+from fingerprints.errors import NotFoundError, StorageError
+from fingerprints.evidence import Evidence, HostReport, Identification, Observation, Status
+
+
+def _report(ip: str, mac: str | None = None) -> HostReport:
+    obs = Observation(
+        "http", ip, 80, Status.SUCCESS, [Evidence("http.server", "App-webs/", "http:80")], b"HTTP/1.1 200"
+    )
+    return HostReport(ip, [obs], mac=mac)
+
+
+def test_record_and_list(db_url: str) -> None:
+    inv = Inventory(db_url)
+    scan = inv.begin_scan(["10.0.0.0/24"], site="hq", total=256)
+    ident = Identification(is_camera=True, brand="Hikvision", manufacturer="Hikvision", confidence=0.85)
+    inv.record_host(scan, _report("10.0.0.5", "44:19:B6:00:00:01"), ident)
+    inv.finish_scan(scan, "completed", done=256)
+    [dev] = inv.devices()
+    assert (dev.ip, dev.mac, dev.brand, dev.site, dev.is_camera) == (
+        "10.0.0.5",
+        "44:19:B6:00:00:01",
+        "Hikvision",
+        "hq",
+        True,
+    )
+    [sc] = inv.scans()
+    assert (sc.status, sc.addresses_done) == ("completed", 256)
+    inv.close()
+
+
+def test_same_mac_new_address_stays_one_device(db_url: str) -> None:
+    inv = Inventory(db_url)
+    ident = Identification(is_camera=True, brand="Hikvision")
+    s1 = inv.begin_scan(["10.0.0.5"], site="hq")
+    inv.record_host(s1, _report("10.0.0.5", "44:19:b6:00:00:01"), ident)
+    s2 = inv.begin_scan(["10.0.0.9"], site="hq")
+    inv.record_host(s2, _report("10.0.0.9", "44:19:b6:00:00:01"), ident)
+    devs = inv.devices()
+    assert len(devs) == 1 and devs[0].ip == "10.0.0.9"
+    inv.close()
+
+
+def test_two_sites_same_private_address_stay_apart(db_url: str) -> None:
+    inv = Inventory(db_url)
+    for site in ("north", "south"):
+        scan = inv.begin_scan(["192.168.1.10"], site=site)
+        inv.record_host(scan, _report("192.168.1.10"), Identification())
+    assert sorted(d.site for d in inv.devices()) == ["north", "south"]
+    inv.close()
+
+
+def test_unknown_scan_is_an_error(db_url: str) -> None:
+    inv = Inventory(db_url)
+    with pytest.raises(NotFoundError):
+        inv.finish_scan(999)
+    inv.close()
+
+
+def test_bad_url_is_a_storage_error() -> None:
+    with pytest.raises(StorageError, match="cannot open inventory"):
+        Inventory("nosuchdialect://x")
