@@ -248,6 +248,12 @@ def version() -> None:
     out.print(f"camsweep {__version__}")
 
 
+# Command groups that live in their own modules register themselves here, one line each:
+# each module defines ``register(app: typer.Typer) -> None``.
+for _module in ():
+    _module.register(app)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()

@@ -6,17 +6,15 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from camsweep.exports import EXPORT_FIELDS
 from camsweep.lab import Lab
+from tests.helpers import run_cli
 
 
 def camsweep(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "camsweep", *args], capture_output=True, text=True, timeout=120, env=env
-    )
+    return run_cli(*args, env=env)
 
 
 def test_scan_then_devices_lists_the_camera(demo_lab: Lab, tmp_path: Path) -> None:
@@ -56,9 +54,7 @@ def test_export_json_and_csv_have_the_interface_keys(demo_lab: Lab, tmp_path: Pa
 
 
 def test_db_from_environment(demo_lab: Lab, tmp_path: Path) -> None:
-    import os
-
-    env = {**os.environ, "CAMSWEEP_DB": f"sqlite:///{tmp_path}/env.db"}
+    env = {"CAMSWEEP_DB": f"sqlite:///{tmp_path}/env.db"}
     assert camsweep("scan", demo_lab.fleet.targets[0], "--ports", "80", "--json", env=env).returncode == 0
     assert (tmp_path / "env.db").exists()
 
