@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated, Optional
 
 import typer
@@ -250,7 +251,8 @@ def version() -> None:
 
 # Command groups that live in their own modules register themselves here, one line each:
 # each module defines ``register(app: typer.Typer) -> None``.
-for _module in ():
+_COMMAND_MODULES: tuple[ModuleType, ...] = ()
+for _module in _COMMAND_MODULES:
     _module.register(app)
 
 
