@@ -94,3 +94,14 @@ class ObservationRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     sha256: Mapped[str] = mapped_column(String(64))
     observed_at: Mapped[datetime]
+
+
+class AuditLogEntry(Base):
+    """Who did what, when: exports, annotations, logins, scheduled runs (append-only)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128), default="")
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    detail: Mapped[dict] = mapped_column(default=dict)

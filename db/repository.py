@@ -11,17 +11,17 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import Base, Device, ObservationRow, Scan, Site
+from db.models import AuditLogEntry, Base, Device, ObservationRow, Scan, Site
 from fingerprints.errors import NotFoundError, StorageError
-from fingerprints.evidence import HostReport, Identification
+from fingerprints.evidence import Evidence, HostReport, Identification, Observation, Status
 
 DEFAULT_SITE = "default"
 
@@ -54,6 +54,61 @@ class DeviceRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFilter:
+    """Filters shared by `devices`, every export format, the web UI and the API.
+
+    Scalar fields compare case-insensitively for equality; ``firmware`` is a
+    substring; list fields (``policy_flag``, ``advisory``) match one element.
+    """
+
+    site: str | None = None
+    brand: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    category: str | None = None
+    connectivity: str | None = None
+    firmware: str | None = None
+    policy_flag: str | None = None
+    advisory: str | None = None
+    seen_since: datetime | None = None
+    cameras_only: bool = False
+
+    def matches(self, d: DeviceRecord) -> bool:
+        def eq(want: str | None, have: str | None) -> bool:
+            return want is None or (have or "").casefold() == want.casefold()
+
+        return (
+            eq(self.site, d.site)
+            and eq(self.brand, d.brand)
+            and eq(self.manufacturer, d.manufacturer)
+            and eq(self.model, d.model)
+            and eq(self.category, d.category)
+            and eq(self.connectivity, d.connectivity)
+            and (self.firmware is None or self.firmware.casefold() in (d.firmware or "").casefold())
+            and (
+                self.policy_flag is None
+                or any(f.casefold() == self.policy_flag.casefold() for f in d.policy_flags)
+            )
+            and (self.advisory is None or any(a.casefold() == self.advisory.casefold() for a in d.advisories))
+            and (self.seen_since is None or (d.last_seen is not None and d.last_seen >= self.seen_since))
+            and (not self.cameras_only or d.is_camera)
+        )
+
+    def describe(self) -> dict[str, str]:
+        """The filter's set fields, for audit records."""
+        return {k: str(v) for k, v in asdict(self).items() if v not in (None, False)}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,12 +285,75 @@ class Inventory:
 
     # -- reading ---------------------------------------------------------
 
-    def devices(self, cameras_only: bool = False) -> list[DeviceRecord]:
+    def devices(self, where: DeviceFilter | None = None, cameras_only: bool = False) -> list[DeviceRecord]:
+        """Devices matching ``where`` (scalar fields filtered in SQL, list fields after)."""
+        where = where or DeviceFilter(cameras_only=cameras_only)
+        if cameras_only and not where.cameras_only:
+            where = replace(where, cameras_only=True)
         with self._session() as s:
             q = select(Device, Site.name).join(Site).order_by(Device.ip, Device.id)
-            if cameras_only:
+            if where.site:
+                q = q.where(func.lower(Site.name) == where.site.lower())
+            for col, want in (
+                (Device.brand, where.brand),
+                (Device.manufacturer, where.manufacturer),
+                (Device.model, where.model),
+                (Device.category, where.category),
+                (Device.connectivity, where.connectivity),
+            ):
+                if want is not None:
+                    q = q.where(func.lower(col) == want.lower())
+            if where.cameras_only:
                 q = q.where(Device.is_camera.is_(True))
-            return [_device_record(d, site) for d, site in s.execute(q)]
+            if where.seen_since is not None:
+                q = q.where(Device.last_seen >= where.seen_since)
+            records = (_device_record(d, site) for d, site in s.execute(q))
+            return [r for r in records if where.matches(r)]
+
+    def get_device(self, device_id: int) -> DeviceRecord:
+        with self._session() as s:
+            row = s.execute(select(Device, Site.name).join(Site).where(Device.id == device_id)).first()
+            if row is None:
+                raise NotFoundError(f"device {device_id} does not exist")
+            return _device_record(row[0], row[1])
+
+    def device_observations(self, device_id: int) -> list[Observation]:
+        """Every stored observation of a device, oldest first (for re-identification)."""
+        with self._session() as s:
+            rows = s.scalars(
+                select(ObservationRow)
+                .where(ObservationRow.device_id == device_id)
+                .order_by(ObservationRow.id)
+            )
+            return [
+                Observation(
+                    probe=r.probe,
+                    ip=r.ip,
+                    port=r.port,
+                    status=Status(r.status),
+                    evidence=[Evidence(k, v, src) for k, v, src in r.evidence],
+                    raw=r.raw,
+                    detail=r.detail,
+                )
+                for r in rows
+            ]
+
+    # -- audit log -------------------------------------------------------
+
+    def log_action(self, action: str, actor: str = "", **detail: Any) -> int:
+        """Append to the audit log (exports, annotations, logins, scheduled runs)."""
+        with self._session() as s:
+            entry = AuditLogEntry(at=utcnow(), actor=actor, action=action, detail=detail)
+            s.add(entry)
+            s.flush()
+            return entry.id
+
+    def actions(self, action: str | None = None) -> list[AuditEntry]:
+        with self._session() as s:
+            q = select(AuditLogEntry).order_by(AuditLogEntry.id)
+            if action:
+                q = q.where(AuditLogEntry.action == action)
+            return [AuditEntry(e.id, e.at, e.actor, e.action, dict(e.detail)) for e in s.scalars(q)]
 
     def scans(self) -> list[ScanRecord]:
         with self._session() as s:

@@ -66,3 +66,25 @@ def test_unknown_scan_is_an_error(db_url: str) -> None:
 def test_bad_url_is_a_storage_error() -> None:
     with pytest.raises(StorageError, match="cannot open inventory"):
         Inventory("nosuchdialect://x")
+
+
+def test_filters_and_observations_and_audit_log(db_url: str) -> None:
+    from db.repository import DeviceFilter
+
+    inv = Inventory(db_url)
+    scan = inv.begin_scan(["10.0.0.0/24"], site="hq")
+    hik = Identification(is_camera=True, brand="LTS", manufacturer="Hikvision", policy_flags=("ndaa-889",))
+    d1 = inv.record_host(scan, _report("10.0.0.5", "44:19:b6:00:00:01"), hik)
+    inv.record_host(
+        scan, _report("10.0.0.6"), Identification(brand="Axis", manufacturer="Axis", is_camera=True)
+    )
+    assert [d.ip for d in inv.devices(DeviceFilter(manufacturer="hikvision"))] == ["10.0.0.5"]
+    assert [d.ip for d in inv.devices(DeviceFilter(policy_flag="NDAA-889"))] == ["10.0.0.5"]
+    assert inv.devices(DeviceFilter(site="elsewhere")) == []
+    [obs] = inv.device_observations(d1)
+    assert obs.evidence[0].value == "App-webs/" and obs.raw == b"HTTP/1.1 200"
+    assert inv.get_device(d1).brand == "LTS"
+    inv.log_action("export", actor="officer1", rows=1, filter={"manufacturer": "Hikvision"})
+    [entry] = inv.actions("export")
+    assert entry.actor == "officer1" and entry.detail["rows"] == 1
+    inv.close()
