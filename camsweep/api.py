@@ -14,8 +14,10 @@ from pathlib import Path
 
 from camsweep import __version__
 from db.repository import DEFAULT_SITE, DeviceRecord, Inventory
-from fingerprints.evidence import HostReport, Identification
+from fingerprints.errors import ConfigError
+from fingerprints.evidence import EVIDENCE_KEYS, Evidence, HostReport, Identification
 from fingerprints.matcher import KnowledgeBase, default_kb, identify
+from fingerprints.selftest import SelfTestReport, run_selftest
 from scanner.engine import Engine, Progress, ScanDeadlineExceeded, ScanLimits
 from scanner.probes.tcp import CAMERA_PORTS
 from scanner.targets import Scope, count_addresses, iter_addresses, parse_targets
@@ -108,3 +110,46 @@ def list_devices(db_url: str, cameras_only: bool = False) -> list[DeviceRecord]:
         return inventory.devices(cameras_only=cameras_only)
     finally:
         inventory.close()
+
+
+# --- fingerprints: self-test, hand matching, explaining a stored device -------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceExplanation:
+    """A stored device, the evidence the inventory kept for it, and identification re-run over it."""
+
+    device: DeviceRecord
+    evidence: list[Evidence]
+    identification: Identification
+
+
+def fingerprint_selftest() -> SelfTestReport:
+    """Validate every fingerprint data file and prove every example (``camsweep fingerprints test``)."""
+    return run_selftest()
+
+
+def fingerprint_match(pairs: Sequence[tuple[str, str]], vendor_list: Path | None = None) -> Identification:
+    """Identify a host from evidence typed by hand, e.g. ``[("http.server", "App-webs/")]``.
+
+    Raises :class:`~fingerprints.errors.ConfigError` for an unknown evidence key.
+    """
+    known = set(EVIDENCE_KEYS)
+    for key, _value in pairs:
+        if key not in known:
+            raise ConfigError(f"unknown evidence key {key!r}; known keys: {', '.join(EVIDENCE_KEYS)}")
+    return identify([Evidence(k, v, "typed") for k, v in pairs], default_kb(vendor_list))
+
+
+def explain_device(db_url: str, device_id: int, vendor_list: Path | None = None) -> DeviceExplanation:
+    """Re-run identification over every stored observation of one device."""
+    inventory = Inventory(db_url)
+    try:
+        device = inventory.get_device(device_id)
+        evidence = [e for o in inventory.device_observations(device_id) for e in o.evidence]
+    finally:
+        inventory.close()
+    if device.mac and not any(e.key == "mac.address" for e in evidence):
+        evidence.append(Evidence("mac.address", device.mac, "inventory"))
+    unique = list(dict.fromkeys(evidence))
+    return DeviceExplanation(device, unique, identify(unique, default_kb(vendor_list)))

@@ -22,6 +22,7 @@ EVIDENCE_KEYS: tuple[str, ...] = (
     "http.favicon",
     "http.location",
     "http.path",
+    "http.api",
     "tls.subject",
     "tls.issuer",
     "rtsp.server",
@@ -89,6 +90,10 @@ class Identification:
     supporting: tuple[Match, ...] = ()
     contradicting: tuple[Match, ...] = ()
     explanation: tuple[str, ...] = field(default=())
+    # Added by the fingerprints layer (additive): the firmware parsed for comparison.
+    firmware_normalised: str | None = None
+    build_date: str | None = None
+    oem_build: str | None = None
 
 
 UNKNOWN = Identification()
