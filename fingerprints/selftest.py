@@ -24,6 +24,23 @@ from fingerprints.matcher import KnowledgeBase, identify
 from fingerprints.rules import DATA_DIR, RULES_DIR, Rule, load_rules, load_yaml, strip_lines
 
 NEGATIVE_DIR = DATA_DIR / "negative"
+POSITIVE_DIR = DATA_DIR / "positive"
+#: Identification fields a positive host may state.
+EXPECTABLE = frozenset(
+    {
+        "brand",
+        "manufacturer",
+        "model",
+        "firmware",
+        "firmware_normalised",
+        "build_date",
+        "oem_build",
+        "serial",
+        "category",
+        "policy_flags",
+        "advisories",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +58,7 @@ class SelfTestReport:
     rules: int = 0
     examples: int = 0
     negative_hosts: int = 0
+    positive_hosts: int = 0
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -84,6 +102,48 @@ def _names_known(rule: Rule, mlist: ManufacturerList) -> list[str]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class PositiveHost:
+    name: str
+    evidence: tuple[Evidence, ...]
+    expect: dict[str, object]
+    file: str
+
+
+def load_positive_corpus(directory: Path = POSITIVE_DIR) -> list[PositiveHost]:
+    hosts: list[PositiveHost] = []
+    for path in sorted(directory.glob("*.yaml")):
+        doc = strip_lines(load_yaml(path))
+        if not isinstance(doc, dict) or not isinstance(doc.get("hosts"), list):
+            raise FingerprintDataError(f"{path}: must have a list 'hosts'")
+        for raw in doc["hosts"]:
+            if not isinstance(raw, dict) or not raw.get("name") or not raw.get("evidence"):
+                raise FingerprintDataError(f"{path}: each host needs name, evidence and expect")
+            expect = raw.get("expect")
+            if not isinstance(expect, dict) or not expect or set(expect) - EXPECTABLE:
+                raise FingerprintDataError(
+                    f"{path}: host {raw['name']!r}: 'expect' may hold {sorted(EXPECTABLE)}"
+                )
+            evs = tuple(Evidence(str(e["key"]), str(e["value"]), "positive-corpus") for e in raw["evidence"])
+            hosts.append(PositiveHost(str(raw["name"]), evs, expect, str(path)))
+    return hosts
+
+
+def check_positive(host: PositiveHost, kb: KnowledgeBase | None = None) -> list[str]:
+    """How the identification of ``host`` differs from what it expects (empty when right)."""
+    ident = identify(host.evidence, kb)
+    out = [] if ident.is_camera else ["not identified as a camera"]
+    for name, want in host.expect.items():
+        got = getattr(ident, name)
+        if isinstance(want, list):
+            got, want = sorted(got), sorted(str(w) for w in want)
+        elif want is not None:
+            want = str(want)
+        if got != want:
+            out.append(f"{name} is {got!r}, expected {want!r}")
+    return out
+
+
 def load_negative_corpus(directory: Path = NEGATIVE_DIR) -> list[NegativeHost]:
     hosts: list[NegativeHost] = []
     for path in sorted(directory.glob("*.yaml")):
@@ -118,6 +178,7 @@ def run_selftest(rules_dir: Path = RULES_DIR, negative_dir: Path = NEGATIVE_DIR)
         mappings, excludes = oui.load_registrant_table()
         registry = oui.load_registry()
         negative = load_negative_corpus(negative_dir)
+        positive = load_positive_corpus()
     except FingerprintDataError as exc:
         report.problems.append(Problem("fingerprint data", "", str(exc)))
         return report
@@ -180,7 +241,21 @@ def run_selftest(rules_dir: Path = RULES_DIR, negative_dir: Path = NEGATIVE_DIR)
                 report.problems.append(
                     Problem(host.file, host.name, f"{ev.key} {ev.value!r} alone is a camera")
                 )
+    for phost in positive:
+        report.positive_hosts += 1
+        for reason in check_positive(phost, kb):
+            report.problems.append(Problem(phost.file, phost.name, reason))
     return report
 
 
-__all__ = ["NegativeHost", "Problem", "SelfTestReport", "check_rule", "load_negative_corpus", "run_selftest"]
+__all__ = [
+    "NegativeHost",
+    "PositiveHost",
+    "Problem",
+    "SelfTestReport",
+    "check_positive",
+    "check_rule",
+    "load_negative_corpus",
+    "load_positive_corpus",
+    "run_selftest",
+]
