@@ -125,6 +125,7 @@ def test_cmd(as_json: JsonOption = False) -> None:
                     "rules": report.rules,
                     "examples": report.examples,
                     "negative_hosts": report.negative_hosts,
+                    "positive_hosts": report.positive_hosts,
                     "problems": [str(p) for p in report.problems],
                 }
             )
@@ -135,7 +136,7 @@ def test_cmd(as_json: JsonOption = False) -> None:
         verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
         out.print(
             f"fingerprints: {report.rules} rules, {report.examples} examples, "
-            f"{report.negative_hosts} negative hosts: {verdict}"
+            f"{report.positive_hosts} camera hosts, {report.negative_hosts} negative hosts: {verdict}"
         )
     if not report.ok:
         raise typer.Exit(1)

@@ -14,7 +14,7 @@ def test_fingerprints_test_passes() -> None:
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     assert report["ok"] and report["problems"] == []
-    assert report["rules"] >= 80 and report["negative_hosts"] >= 15
+    assert report["rules"] >= 80 and report["negative_hosts"] >= 15 and report["positive_hosts"] >= 25
 
 
 def test_match_by_hand() -> None:
