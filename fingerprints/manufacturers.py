@@ -56,6 +56,7 @@ class Maker:
     policy_flags: tuple[str, ...] = ()
     parent: str | None = None
     source: str = ""
+    own_brand: bool = True  # False: white-label only, so the maker is never assumed to be the brand
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +171,7 @@ def merge_manufacturer_file(out: ManufacturerList, path: Path) -> ManufacturerLi
             path,
             raw,
             name,
-            {"name", "legal_name", "country", "aliases", "policy_flags", "parent", "source"},
+            {"name", "legal_name", "country", "aliases", "policy_flags", "parent", "source", "own_brand"},
             {"name"},
         )
         m = Maker(
@@ -181,6 +182,7 @@ def merge_manufacturer_file(out: ManufacturerList, path: Path) -> ManufacturerLi
             policy_flags=_str_list(path, raw, name, "policy_flags"),
             parent=raw.get("parent"),
             source=str(raw.get("source", "")),
+            own_brand=raw.get("own_brand", True) is not False,
         )
         for flag in m.policy_flags:
             if flag not in out.policies:

@@ -204,13 +204,18 @@ def identify(evidence: Iterable[Evidence], kb: KnowledgeBase | None = None) -> I
         if "brand" in (s := sets(m))
     ]
     brand_norm, brand_losers = _vote(brand_props)
-    brand = _first_value(brand_props, brand_norm) or manufacturer
+    brand = _first_value(brand_props, brand_norm)
+    if brand is None and manufacturer and ((mk := mlist.maker(manufacturer)) is None or mk.own_brand):
+        brand = manufacturer
 
     model_props = [(_model_key(s["model"]), s["model"], m) for m in matches if "model" in (s := sets(m))]
     model_norm, model_losers = _vote(model_props)
     model = _first_value(model_props, model_norm)
 
     fw_props = [(s["firmware"], s["firmware"], m) for m in matches if "firmware" in (s := sets(m))]
+    # The FirmwareVersion a device reports over ONVIF is authoritative; banner versions
+    # (e.g. AvigilonOnvifNvt/<ver>) only stand in when the device did not say.
+    fw_props = [p for p in fw_props if p[2].key == "onvif.firmware"] or fw_props
     firmware = _first_value(fw_props, _vote(fw_props)[0])
     serial_props = [(s["serial"], s["serial"], m) for m in matches if "serial" in (s := sets(m))]
     serial = _first_value(serial_props, _vote(serial_props)[0])
