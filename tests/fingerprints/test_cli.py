@@ -76,3 +76,11 @@ def test_explain_stored_device(db_url: str) -> None:
     assert plain.returncode == 0 and "Contradicting evidence" in plain.stdout
     missing = run_cli("fingerprints", "explain", "999999", "--db", db_url)
     assert missing.returncode == 2 and "device 999999 does not exist" in missing.stderr
+
+
+def test_bad_vendor_list_in_environment_fails_the_selftest(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "ours.yaml"
+    bad.write_text("makers:\n  - {name: Q, policy_flags: [NOT-A-POLICY]}\n")
+    r = run_cli("fingerprints", "test", env={"CAMSWEEP_VENDOR_LIST": str(bad)})
+    assert r.returncode == 1
+    assert "ours.yaml:2" in r.stderr and "policy flag 'NOT-A-POLICY' is not a known policy" in r.stderr

@@ -6,6 +6,8 @@ import logging
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fingerprints.evidence import Evidence
 from fingerprints.matcher import identify, unmatched_line
@@ -86,3 +88,26 @@ def test_unmatched_logged_once_in_corpus_format(caplog: pytest.LogCaptureFixture
 def test_huge_and_hostile_values_do_not_break_matching() -> None:
     ident = identify(ev(("http.server", "App-webs/" + "A" * 1_000_000), ("onvif.manufacturer", "\x00" * 10)))
     assert ident.manufacturer == "Hikvision"
+
+
+KEYS = [
+    "http.server",
+    "http.realm",
+    "http.title",
+    "rtsp.server",
+    "onvif.manufacturer",
+    "onvif.model",
+    "onvif.firmware",
+    "wsd.scope",
+    "mac.address",
+    "tls.subject",
+    "port.open",
+    "http.api",
+]
+
+
+@given(st.lists(st.tuples(st.sampled_from(KEYS), st.text(max_size=300)), max_size=12))
+def test_any_evidence_identifies_without_error(pairs: list[tuple[str, str]]) -> None:
+    ident = identify(ev(*pairs))
+    assert 0.0 <= ident.confidence <= 1.0
+    assert not (ident.category and not ident.is_camera)
