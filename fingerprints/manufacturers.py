@@ -147,6 +147,22 @@ def merge_manufacturer_file(out: ManufacturerList, path: Path) -> ManufacturerLi
     unknown = set(doc) - {"policies", "makers", "brands", "__line__"}
     if unknown:
         raise data_error(path, doc, None, f"unknown section(s) {sorted(unknown)}")
+    # STYLE.md §6: one vocabulary, unique ignoring case and punctuation, within a file.
+    seen: dict[str, str] = {}
+
+    def claim(raw: Any, name: str) -> None:
+        key = vocab_key(name)
+        if not key:
+            raise data_error(path, raw, name, "a name needs letters or digits")
+        if key in seen:
+            raise data_error(
+                path,
+                raw,
+                name,
+                f"name clashes with {seen[key]!r} (names compare ignoring case and punctuation)",
+            )
+        seen[key] = name
+
     for raw in doc.get("policies", []) or []:
         pid = str(raw.get("id", "")) if isinstance(raw, dict) else ""
         _check_fields(
@@ -188,7 +204,8 @@ def merge_manufacturer_file(out: ManufacturerList, path: Path) -> ManufacturerLi
             if flag not in out.policies:
                 raise data_error(path, raw, name, f"policy flag {flag!r} is not a known policy")
         out.makers[vocab_key(name)] = m
-        for alias in (name, *m.aliases):
+        for alias in {vocab_key(a): a for a in (name, *m.aliases)}.values():
+            claim(raw, alias)
             out.brands[vocab_key(alias)] = Brand(name, name, "self", source=m.source)
     for raw in doc.get("brands", []) or []:
         name = str(raw.get("name", "")) if isinstance(raw, dict) else ""
@@ -215,7 +232,8 @@ def merge_manufacturer_file(out: ManufacturerList, path: Path) -> ManufacturerLi
             source=str(raw["source"]),
             aliases=_str_list(path, raw, name, "aliases"),
         )
-        for alias in (name, *b.aliases):
+        for alias in {vocab_key(a): a for a in (name, *b.aliases)}.values():
+            claim(raw, alias)
             out.brands[vocab_key(alias)] = b
     for m in out.makers.values():
         if m.parent and vocab_key(m.parent) not in out.makers:

@@ -204,6 +204,13 @@ def identify(evidence: Iterable[Evidence], kb: KnowledgeBase | None = None) -> I
         if "brand" in (s := sets(m))
     ]
     brand_norm, brand_losers = _vote(brand_props)
+    # An OUI naming another brand of the same maker (an EZVIZ OUI on a unit that calls
+    # itself Hikvision) does not contradict: rebrands carry either OUI.
+    brand_losers -= {
+        str(id(m))
+        for _n, value, m in brand_props
+        if m.key == "mac.address" and maker_norm and vocab_key(mlist.maker_of(value) or value) == maker_norm
+    }
     brand = _first_value(brand_props, brand_norm)
     if brand is None and manufacturer and ((mk := mlist.maker(manufacturer)) is None or mk.own_brand):
         brand = manufacturer

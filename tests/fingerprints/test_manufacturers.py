@@ -105,3 +105,9 @@ def test_organisation_list_from_environment(tmp_path: Path, monkeypatch: pytest.
 def test_bad_organisation_list_is_a_clear_error(tmp_path: Path, text: str, reason: str) -> None:
     with pytest.raises(FingerprintDataError, match=reason):
         load_manufacturers(MANUFACTURERS_FILE, _org(tmp_path, text))
+
+
+def test_names_are_unique_ignoring_case_and_punctuation(tmp_path: Path) -> None:
+    text = "brands:\n  - {name: Acme, maker: Dahua, relation: oem, source: s}\n  - {name: A.C.M.E, maker: Hikvision, relation: oem, source: s}\n"
+    with pytest.raises(FingerprintDataError, match=r"rule 'A.C.M.E': name clashes with 'Acme'"):
+        load_manufacturers(MANUFACTURERS_FILE, _org(tmp_path, text))

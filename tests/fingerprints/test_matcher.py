@@ -111,3 +111,9 @@ def test_any_evidence_identifies_without_error(pairs: list[tuple[str, str]]) -> 
     ident = identify(ev(*pairs))
     assert 0.0 <= ident.confidence <= 1.0
     assert not (ident.category and not ident.is_camera)
+
+
+def test_sibling_brand_oui_does_not_contradict() -> None:
+    ident = identify(ev(("mac.address", "0c:a6:4c:00:00:01"), ("onvif.manufacturer", "HIKVISION")))
+    assert (ident.brand, ident.manufacturer) == ("Hikvision", "Hikvision")
+    assert ident.contradicting == ()
