@@ -106,7 +106,7 @@ def _log_unmatched(ev: Evidence) -> None:
 
 def match_evidence(ev: Evidence, kb: KnowledgeBase) -> Match | None:
     """The first rule of ``ev.key``'s file that matches (or the OUI), as a :class:`Match`."""
-    if ev.key == "mac.address":
+    if ev.key in ("mac.address", "onvif.mac"):
         return _match_oui(ev)
     for rule in kb.rules.get(ev.key, ()):
         sets = rule.apply(ev.value)
