@@ -2,6 +2,7 @@
 
 from fingerprints.evidence import Evidence, HostReport, Identification, Observation, Status
 from fingerprints.matcher import KnowledgeBase, default_kb, identify
+from fingerprints.selftest import run_selftest
 
 __all__ = [
     "Evidence",
@@ -12,4 +13,5 @@ __all__ = [
     "Status",
     "default_kb",
     "identify",
+    "run_selftest",
 ]
