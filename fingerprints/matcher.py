@@ -198,9 +198,12 @@ def identify(evidence: Iterable[Evidence], kb: KnowledgeBase | None = None) -> I
     if manufacturer:
         manufacturer = mlist.maker_of(manufacturer) or manufacturer
 
+    # Everything else is decided among matches that agree on the maker: a banner of
+    # another maker's firmware contradicts, and lends the host none of its fields.
+    agreeing = [m for m in matches if str(id(m)) not in maker_losers]
     brand_props = [
         (vocab_key(mlist.canonical_brand(s["brand"])), mlist.canonical_brand(s["brand"]), m)
-        for m in matches
+        for m in agreeing
         if "brand" in (s := sets(m))
     ]
     brand_norm, brand_losers = _vote(brand_props)
@@ -215,16 +218,16 @@ def identify(evidence: Iterable[Evidence], kb: KnowledgeBase | None = None) -> I
     if brand is None and manufacturer and ((mk := mlist.maker(manufacturer)) is None or mk.own_brand):
         brand = manufacturer
 
-    model_props = [(_model_key(s["model"]), s["model"], m) for m in matches if "model" in (s := sets(m))]
+    model_props = [(_model_key(s["model"]), s["model"], m) for m in agreeing if "model" in (s := sets(m))]
     model_norm, model_losers = _vote(model_props)
     model = _first_value(model_props, model_norm)
 
-    fw_props = [(s["firmware"], s["firmware"], m) for m in matches if "firmware" in (s := sets(m))]
+    fw_props = [(s["firmware"], s["firmware"], m) for m in agreeing if "firmware" in (s := sets(m))]
     # The FirmwareVersion a device reports over ONVIF is authoritative; banner versions
     # (e.g. AvigilonOnvifNvt/<ver>) only stand in when the device did not say.
     fw_props = [p for p in fw_props if p[2].key == "onvif.firmware"] or fw_props
     firmware = _first_value(fw_props, _vote(fw_props)[0])
-    serial_props = [(s["serial"], s["serial"], m) for m in matches if "serial" in (s := sets(m))]
+    serial_props = [(s["serial"], s["serial"], m) for m in agreeing if "serial" in (s := sets(m))]
     serial = _first_value(serial_props, _vote(serial_props)[0])
 
     losers = maker_losers | brand_losers | model_losers
@@ -274,6 +277,13 @@ def identify(evidence: Iterable[Evidence], kb: KnowledgeBase | None = None) -> I
         flags,
         adv_hits,
     )
+    if fw is not None and fw.scheme != "opaque":
+        parts = [f"{fw.scheme} scheme, compares as {fw.normalised}"]
+        if fw.build_date:
+            parts.append(f"built {fw.build_date.isoformat()}")
+        if fw.oem_build:
+            parts.append(f"OEM build field {fw.oem_build} (not a {manufacturer or 'maker'} general build)")
+        explanation = (*explanation, "firmware: " + ", ".join(parts))
     return Identification(
         is_camera=is_camera,
         brand=brand,

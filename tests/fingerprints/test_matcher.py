@@ -117,3 +117,24 @@ def test_sibling_brand_oui_does_not_contradict() -> None:
     ident = identify(ev(("mac.address", "0c:a6:4c:00:00:01"), ("onvif.manufacturer", "HIKVISION")))
     assert (ident.brand, ident.manufacturer) == ("Hikvision", "Hikvision")
     assert ident.contradicting == ()
+
+
+def test_contradicting_match_lends_no_fields() -> None:
+    ident = identify(
+        ev(
+            ("onvif.firmware", "V2.620.00AC000.3.R, Build Date: 2019-12-18"),
+            ("rtsp.server", "Dahua Rtsp Server"),
+            ("onvif.serial", "DS-2CD2142FWD-I20160101AAWRC12345678"),
+        )
+    )
+    assert (ident.brand, ident.manufacturer, ident.oem_build) == ("Amcrest", "Dahua", "00AC000")
+    assert ident.model is None and ident.serial is None
+    assert [m.rule_id for m in ident.contradicting] == ["onvif.serial.hikvision"]
+    assert any("OEM build field 00AC000" in line for line in ident.explanation)
+
+
+def test_hikvision_serial_names_the_model() -> None:
+    ident = identify(
+        ev(("http.server", "App-webs/"), ("onvif.serial", "DS-2CD2142FWD-I20160101AAWRC12345678"))
+    )
+    assert (ident.model, ident.category) == ("DS-2CD2142FWD-I", "fixed")
