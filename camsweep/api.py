@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from camsweep import __version__
+from camsweep.audit.chain import seal_scan
 from db.repository import DEFAULT_SITE, DeviceRecord, Inventory
 from fingerprints.evidence import HostReport, Identification
 from fingerprints.matcher import KnowledgeBase, default_kb, identify
@@ -89,6 +90,7 @@ async def scan_async(
             outcome.status = "interrupted"
         outcome.responsive = progress.responsive
         inventory.finish_scan(scan_id, outcome.status, done=progress.done)
+        seal_scan(inventory, scan_id)  # tamper-evident evidence: chain this scan's observations
     return outcome
 
 
