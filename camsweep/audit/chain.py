@@ -132,7 +132,7 @@ def ensure_tables(inventory: Inventory) -> None:
 
 
 @contextmanager
-def _session(inventory: Inventory) -> Iterator[Session]:
+def audit_session(inventory: Inventory) -> Iterator[Session]:
     # The audit reads rows the repository does not expose (every field of an
     # observation, the seal tables), so it opens its own session on the
     # inventory's engine and translates errors at this boundary.
@@ -172,7 +172,7 @@ def seal_scan(inventory: Inventory, scan_id: int) -> Seal:
     ensure_tables(inventory)
     for _attempt in range(SEAL_RETRIES):
         try:
-            with _session(inventory) as s:
+            with audit_session(inventory) as s:
                 scan = s.get(Scan, scan_id)
                 if scan is None:
                     raise NotFoundError(f"scan {scan_id} does not exist")
@@ -342,7 +342,7 @@ def verify_chain(inventory: Inventory) -> ChainReport:
     """Recompute every chain from the rows; report each broken link, first one first."""
     ensure_tables(inventory)
     report = ChainReport()
-    with _session(inventory) as s:
+    with audit_session(inventory) as s:
         sites = {site.id: site.name for site in s.scalars(select(Site).order_by(Site.id))}
         scans = {scan.id: scan for scan in s.scalars(select(Scan).order_by(Scan.id))}
         seals = list(s.scalars(select(ScanSeal).order_by(ScanSeal.seq)))
