@@ -276,9 +276,10 @@ def parse_answers(text: str, path: str = "<answers>") -> AnswerFile:
         _lines(node, (), lines)
     c = _Checker(path, lines)
     top = c.mapping(doc if doc is not None else {}, (), _TOP_KEYS)
-    force = c.text(top.get("force"), ("force",), optional=False)
-    if force is None:
+    if top.get("force") is None:
         raise c.fail(("force",), "required: the force these answers are for")
+    force = c.text(top.get("force"), ("force",), optional=False)
+    assert force is not None  # optional=False never returns None
     tolerance = top.get("count_tolerance_percent", DEFAULT_COUNT_TOLERANCE_PERCENT)
     if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not 0 <= tolerance <= 100:
         raise c.fail(("count_tolerance_percent",), f"expected a number from 0 to 100, got {tolerance!r}")
