@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.table import Table
 
 from camsweep import api
-from camsweep.audit.render import to_html, to_json, to_markdown
 from fingerprints.errors import CamsweepError
 
 audit_app = typer.Typer(
@@ -94,6 +93,9 @@ def verify(
     ] = 90,
 ) -> None:
     """Judge every answer consistent, contradicted or unverifiable, with the deciding devices and scans."""
+    # Imported here so other commands do not pay for Jinja2 at start-up.
+    from camsweep.audit.render import to_html, to_json, to_markdown
+
     try:
         report = api.audit_verify(api.resolve_db_url(db), answers, max_age_days=max_age_days)
     except CamsweepError as exc:

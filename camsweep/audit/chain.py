@@ -61,13 +61,17 @@ def _canonical(doc: dict[str, Any]) -> bytes:
 
 
 def observation_content_hash(row: ObservationRow) -> str:
-    """The hash of every field of one observation row, recomputed from the row."""
+    """The hash of what one observation row says was seen, recomputed from the row.
+
+    ``device_id`` is left out on purpose: it links the raw observation to
+    *derived* state (STYLE.md §9), which re-identification and device merges
+    may legitimately change; everything seen on the wire is covered.
+    """
     return _sha(
         _canonical(
             {
                 "id": row.id,
                 "scan_id": row.scan_id,
-                "device_id": row.device_id,
                 "ip": row.ip,
                 "port": row.port,
                 "probe": row.probe,

@@ -47,6 +47,13 @@ def test_modified_evidence_is_named(scanned: Inventory) -> None:
     assert report.as_dict()["first_broken_link"].startswith(f"modified: site 'hq', scan {first.scan_id}")
 
 
+def test_relinking_an_observation_to_another_device_is_not_tampering(scanned: Inventory) -> None:
+    # Device links are derived state: re-identification may move them.
+    target = _observation_ids(scanned)[0]
+    _exec(scanned, "UPDATE observations SET device_id = NULL WHERE id = :id", id=target)
+    assert verify_chain(scanned).ok
+
+
 def test_stored_hash_column_is_not_trusted(scanned: Inventory) -> None:
     target = _observation_ids(scanned)[0]
     _exec(
