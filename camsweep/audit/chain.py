@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from camsweep.audit.models import ObservationSeal, ScanSeal
@@ -40,7 +40,7 @@ from db.repository import Inventory, utcnow
 from fingerprints.errors import NotFoundError, StorageError
 
 #: How often ``seal_scan`` retries when another scan of the same site sealed first.
-SEAL_RETRIES = 5
+SEAL_RETRIES = 16  # each retry means another seal of the site committed, so this converges
 #: Scan statuses that mean "finished" (everything else is still running).
 RUNNING = "running"
 
@@ -222,8 +222,9 @@ def seal_scan(inventory: Inventory, scan_id: int) -> Seal:
                 s.flush()
                 return Seal(scan_id, site_name, link, len(rows), seal.link)
         except StorageError as exc:
-            # Another scan of this site took the same previous link first: re-read and retry.
-            if not isinstance(exc.__cause__, IntegrityError):
+            # Another scan of this site took the same previous link first (PostgreSQL: unique
+            # violation; SQLite WAL: the read snapshot went stale, "database is locked"): retry.
+            if not isinstance(exc.__cause__, IntegrityError | OperationalError):
                 raise
     raise StorageError(f"scan {scan_id}: could not seal after {SEAL_RETRIES} attempts (concurrent seals)")
 

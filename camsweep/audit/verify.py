@@ -52,6 +52,8 @@ DEFAULT_MAX_AGE_DAYS = 90
 MAX_EVIDENCE_PER_DEVICE = 8
 MAX_EVIDENCE_CHARS = 160
 UNPLACED = "cctv"
+#: Device ids per IN (...) query: old SQLite builds allow 999 bound parameters.
+ID_BATCH = 500
 SIBLING = {"internal_cctv": "external_cctv", "external_cctv": "internal_cctv"}
 
 
@@ -404,7 +406,8 @@ def _judge(
     if joint.verdict != CONTRADICTED:
         joint.caveats.append(placement_caveat)
         return joint
-    deciding = [d for d in joint.devices if d in possible]
+    possible_ids = {d.id for d in possible}
+    deciding = [d for d in joint.devices if d.id in possible_ids]
     if question == "standalone_units" and any(d.connectivity == "conflict" for d in deciding):
         # Declared standalone yet seen on a network contradicts the declaration itself,
         # wherever the unit is placed.
@@ -437,12 +440,16 @@ def _device_evidence(
     if not ids:
         return {}, {}
     with audit_session(inventory) as s:
-        q = (
-            select(ObservationRow.device_id, ObservationRow.scan_id, ObservationRow.evidence)
-            .where(ObservationRow.device_id.in_(list(ids)))
-            .order_by(ObservationRow.id)
+        rows = (
+            row
+            for start in range(0, len(ids), ID_BATCH)
+            for row in s.execute(
+                select(ObservationRow.device_id, ObservationRow.scan_id, ObservationRow.evidence)
+                .where(ObservationRow.device_id.in_(list(ids[start : start + ID_BATCH])))
+                .order_by(ObservationRow.id)
+            )
         )
-        for device_id, scan_id, ev in s.execute(q):
+        for device_id, scan_id, ev in rows:
             if device_id is None:
                 continue
             scans[device_id].add(scan_id)

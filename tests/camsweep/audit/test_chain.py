@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import text
 
@@ -100,3 +101,18 @@ def test_changed_scan_record_and_removed_scan_break_the_site_chain(scanned: Inve
     _exec(scanned, "DELETE FROM audit_scan_seals WHERE scan_id = :id", id=first.id)
     kinds = {(p.kind, p.scan_id) for p in verify_chain(scanned).problems}
     assert ("seal-broken", second.id) in kinds and ("inserted", first.id) in kinds
+
+
+def test_concurrent_seals_of_one_site_form_one_chain(db_url: str) -> None:
+    inventory = Inventory(db_url)
+    try:
+        ids = [inventory.begin_scan(["127.150.0.0/30"], site="hq") for _ in range(4)]
+        for scan_id in ids:
+            inventory.finish_scan(scan_id, done=0)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            seals = list(pool.map(lambda sid: seal_scan(inventory, sid), ids))
+        report = verify_chain(inventory)
+        assert report.ok, report.problems
+        assert report.scans_checked == 4 and report.site_heads["hq"] in {s.link for s in seals}
+    finally:
+        inventory.close()
