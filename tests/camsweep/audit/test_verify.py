@@ -234,3 +234,31 @@ def test_no_policy_data_means_concern_answer_is_unverifiable(scanned: Inventory)
     )
     assert {f.verdict for f in report.findings} == {UNVERIFIABLE}
     assert "no policy flags" in report.findings[0].reason
+
+
+def test_rebadged_kit_counts_as_its_real_maker(scanned: Inventory, tmp_path: Path) -> None:
+    add_device(
+        scanned,
+        site="custody",
+        ip="10.99.2.2",
+        brand="Annke",
+        manufacturer="Hikvision",
+        model="C800",
+        category="dome",
+    )
+    text = """
+force: F
+sites: [custody]
+site_placement: {custody: internal}
+technologies:
+  internal_cctv: {manufacturers: [Annke], concern_vendors_in_use: false, approximate_count: 1}
+"""
+    report = _verify(scanned, text, flagged_manufacturers(tmp_path))
+    assert report.sites == ["custody"]  # the scanned lab in "hq" is out of scope
+    by_q = {f.question: f for f in report.findings}
+    assert by_q["manufacturers"].verdict == CONSISTENT
+    assert any("Annke is made by Hikvision" in c for c in by_q["manufacturers"].caveats)
+    concern = by_q["concern_vendors_in_use"]
+    assert concern.verdict == CONTRADICTED and "Hikvision" in concern.reason
+    assert [d.brand for d in concern.devices] == ["Annke"]
+    assert by_q["approximate_count"].verdict == CONSISTENT
