@@ -645,6 +645,8 @@ def verify_answers(
 def _claimed(a: TechnologyAnswer, field_name: str) -> Any:
     value = getattr(a, field_name)
     if field_name == "standalone_units":
+        if a.standalone_count is None and not a.standalone_units:
+            return "not answered (the inventory's standalone declarations were checked)"
         return {"count": a.standalone_count, "units": [u.name for u in a.standalone_units]}
     return list(value) if isinstance(value, tuple) else value
 
