@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from camsweep import __version__
+from camsweep.audit.chain import ChainReport, seal_scan, verify_chain
+from camsweep.audit.report import AuditReport
 from db.repository import DEFAULT_SITE, DeviceRecord, Inventory
 from fingerprints.errors import ConfigError
 from fingerprints.evidence import EVIDENCE_KEYS, Evidence, HostReport, Identification
@@ -91,6 +93,7 @@ async def scan_async(
             outcome.status = "interrupted"
         outcome.responsive = progress.responsive
         inventory.finish_scan(scan_id, outcome.status, done=progress.done)
+        seal_scan(inventory, scan_id)  # tamper-evident evidence: chain this scan's observations
     return outcome
 
 
@@ -153,3 +156,51 @@ def explain_device(db_url: str, device_id: int, vendor_list: Path | None = None)
         evidence.append(Evidence("mac.address", device.mac, "inventory"))
     unique = list(dict.fromkeys(evidence))
     return DeviceExplanation(device, unique, identify(unique, default_kb(vendor_list)))
+
+
+# -- audit: survey answers against the inventory (camsweep.audit) ----------
+
+
+def audit_draft(
+    db_url: str, force: str, sites: Sequence[str] | None = None, site_placement: dict[str, str] | None = None
+) -> str:
+    """An answer file pre-filled from the inventory (YAML text)."""
+    from camsweep.audit.draft import draft_answers
+
+    inventory = Inventory(db_url)
+    try:
+        return draft_answers(inventory, force, sites=sites, site_placement=site_placement)
+    finally:
+        inventory.close()
+
+
+def audit_verify(db_url: str, answers_path: Path, max_age_days: int = 90, actor: str = "") -> AuditReport:
+    """Judge every answer in ``answers_path``; logged in the audit log with the chain head."""
+    from camsweep.audit.answers import load_answers
+    from camsweep.audit.verify import verify_answers
+
+    answers = load_answers(answers_path)
+    inventory = Inventory(db_url)
+    try:
+        report = verify_answers(inventory, answers, max_age_days=max_age_days)
+        inventory.log_action(
+            "audit.verify",
+            actor=actor,
+            answers=str(answers_path),
+            answers_sha256=answers.sha256,
+            chain_head=report.chain_head,
+            chain_ok=bool(report.chain["ok"]),
+            **report.counts(),
+        )
+        return report
+    finally:
+        inventory.close()
+
+
+def audit_verify_chain(db_url: str) -> ChainReport:
+    """Recompute the evidence chains; the report names the first broken link."""
+    inventory = Inventory(db_url)
+    try:
+        return verify_chain(inventory)
+    finally:
+        inventory.close()
