@@ -42,6 +42,13 @@ EVIDENCE_KEYS: tuple[str, ...] = (
     "mdns.txt",
     "mac.address",
     "sdk.banner",
+    # Added by the scanner (issue 4): raw, bounded values the rules may match.
+    "http.headers",  # header names in wire order and casing, comma-joined (no Server shows here)
+    "http.api",  # "<vendor API path> <status>[ realm=<realm>]", e.g. "/ISAPI/System/deviceInfo 401 ..."
+    "rtsp.public",  # RTSP Public methods, comma-joined, upper-case
+    "onvif.mac",  # MAC from GetNetworkInterfaces (credentialed)
+    "onvif.channel",  # a recorder's attached camera: "<receiver token> <media URI without userinfo>"
+    "wsd.type",  # WS-Discovery Types, one QName each
 )
 
 

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 from xml.etree.ElementTree import Element
 
 import h11
@@ -203,6 +204,17 @@ def parse_device_information(body: bytes) -> DeviceInformation | None:
         bounded(_child_text(resp, "SerialNumber"), 128),
         bounded(_child_text(resp, "HardwareId"), 128),
     )
+
+
+def strip_userinfo(uri: str) -> str:
+    """A URI without ``user:password@``: a recorder may embed its cameras' credentials."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "<unparseable URI>"
+    if "@" not in parts.netloc:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def capabilities_from_namespaces(namespaces: Iterable[str]) -> list[str]:
@@ -404,4 +416,5 @@ class OnvifProbe:
         for rec in (await asyncio.wait_for(receiver.GetReceivers(), t) or [])[:MAX_CHANNELS]:
             uri = getattr(getattr(rec, "Configuration", None), "MediaUri", None)
             token = getattr(rec, "Token", None)
+            uri = strip_userinfo(str(uri)) if uri else None
             result.add("onvif.channel", bounded(f"{token} {uri}" if uri else str(token), 512))
