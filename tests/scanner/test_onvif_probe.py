@@ -143,7 +143,7 @@ async def _soap_server(answers: dict[bytes, tuple[int, bytes]]) -> tuple[asyncio
 
 
 def _onvif(report):  # type: ignore[no-untyped-def]
-    return [o for o in report.observations if o.probe == "onvif"][0]
+    return next(o for o in report.observations if o.probe == "onvif")
 
 
 async def test_probe_records_clock_skew_and_anonymous_device_info() -> None:

@@ -141,7 +141,7 @@ async def test_probe_over_replayed_dahua_capture() -> None:
             directed_wsd=False,
         )
         report = await engine.scan_host("127.90.1.1")
-    rtsp = [o for o in report.observations if o.probe == "rtsp"][0]
+    rtsp = next(o for o in report.observations if o.probe == "rtsp")
     assert rtsp.status is Status.AUTH_REQUIRED
     ev = _evidence(report, "rtsp")
     assert ("rtsp.server", "Dahua Rtsp Server") in ev and ("rtsp.realm", "device") in ev
@@ -177,7 +177,7 @@ async def test_probe_against_real_gstreamer_rtsp_server() -> None:
         report = await engine.scan_host("127.90.1.2")
     finally:
         peer.stop()
-    rtsp = [o for o in report.observations if o.probe == "rtsp"][0]
+    rtsp = next(o for o in report.observations if o.probe == "rtsp")
     assert rtsp.status is Status.SUCCESS, rtsp.detail
     ev = _evidence(report, "rtsp")
     assert ("rtsp.server", "GStreamer RTSP server") in ev
