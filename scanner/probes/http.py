@@ -230,13 +230,19 @@ class HttpProbe:
     name = NAME
     ports = PORTS
 
-    def __init__(self, api_paths: tuple[str, ...] = VENDOR_API_PATHS, favicon: bool = True) -> None:
+    def __init__(
+        self,
+        api_paths: tuple[str, ...] = VENDOR_API_PATHS,
+        favicon: bool = True,
+        tls_ports: frozenset[int] = TLS_PORTS,
+    ) -> None:
         self.api_paths = api_paths
         self.favicon = favicon
+        self.tls_ports = tls_ports
 
     async def run(self, target: Target, ctx: ProbeContext) -> ProbeResult:
         result = ProbeResult(NAME, target.ip, target.port, Status.ERROR)
-        tls = target.port in TLS_PORTS
+        tls = target.port in self.tls_ports
         host = target.hostname or target.ip
         path = "/"
         first: _Fetch | None = None
