@@ -183,6 +183,8 @@ class Engine:
         async with asyncio.TaskGroup() as tg:
             for port in self.ports:
                 tg.create_task(guarded(self.tcp, port))
+        if not report.open_ports and found is None:
+            return report  # a silent address: nothing more to do, nothing kept
         # A device-service port a device advertised over WS-Discovery is probed too.
         extra = sorted(_xaddr_ports(report) - set(self.ports))
         if extra:

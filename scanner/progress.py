@@ -84,13 +84,13 @@ class PlainReporter:
     def __init__(self, stream: IO[str], interval_s: float = 5.0) -> None:
         self.stream = stream
         self.interval_s = interval_s
-        self._last = 0.0
+        self._last: float | None = None
         self._progress: Progress | None = None
 
     def update(self, progress: Progress) -> None:
         self._progress = progress
         now = time.monotonic()
-        if now - self._last >= self.interval_s:
+        if self._last is None or now - self._last >= self.interval_s:
             self._last = now
             self.stream.write(describe(progress) + "\n")
             self.stream.flush()
