@@ -190,5 +190,6 @@ async def discover(
             res.warnings.append(f"discovery failed: {type(r).__name__}: {r}")
     res.warnings = list(dict.fromkeys(res.warnings))
     for w in res.warnings:
-        log.warning("%s", w)
+        # Returned to the caller, who shows them once (the CLI prints them); logged only at debug.
+        log.debug("%s", w)
     return res

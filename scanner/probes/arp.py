@@ -36,9 +36,7 @@ class ArpReply:
 
 
 def has_privileges() -> bool:
-    """Root, or at least CAP_NET_RAW in the effective set (Linux)."""
-    if os.geteuid() == 0:
-        return True
+    """CAP_NET_RAW in the effective set (Linux; root without it cannot send raw frames either)."""
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
             for line in fh:
@@ -46,7 +44,7 @@ def has_privileges() -> bool:
                     return bool(int(line.split()[1], 16) & (1 << 13))  # CAP_NET_RAW = 13
     except (OSError, ValueError):
         pass
-    return False
+    return os.geteuid() == 0
 
 
 def build_requests(network: ipaddress.IPv4Network) -> list[Any]:

@@ -110,9 +110,13 @@ def bounded(text: str | None, limit: int = 512) -> str | None:
 
 
 async def read_bounded(
-    reader: asyncio.StreamReader, limit: int, timeout_s: float, until: bytes = b""
+    reader: asyncio.StreamReader,
+    limit: int,
+    timeout_s: float,
+    until: bytes = b"",
+    complete: Callable[[bytes], bool] | None = None,
 ) -> bytes:
-    """Read until EOF, ``limit`` bytes, ``until`` seen, or ``timeout_s`` for the whole read."""
+    """Read until EOF, ``limit`` bytes, ``until`` seen, ``complete(buf)`` true, or ``timeout_s`` overall."""
     buf = bytearray()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
@@ -130,5 +134,7 @@ async def read_bounded(
             break
         buf += chunk
         if until and until in buf:
+            break
+        if complete is not None and complete(bytes(buf)):
             break
     return bytes(buf)

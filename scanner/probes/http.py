@@ -140,6 +140,30 @@ def parse_response(data: bytes) -> HttpBanner | None:
     return banner
 
 
+_CONTENT_LENGTH_RE = re.compile(
+    rb"^content-length[ \t]*:[ \t]*(\d{1,12})[ \t]*\r?$", re.IGNORECASE | re.MULTILINE
+)
+_CHUNKED_RE = re.compile(rb"^transfer-encoding[ \t]*:.*chunked", re.IGNORECASE | re.MULTILINE)
+
+
+def response_complete(data: bytes) -> bool:
+    """Whether ``data`` holds a whole response, so a device that ignores
+    ``Connection: close`` does not keep us waiting out the read timeout."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return False
+    head, body = data[:end], data[end + 4 :]
+    status = head[9:12]
+    if status.startswith(b"1") or status in (b"204", b"304"):
+        return not status.startswith(b"1")
+    m = _CONTENT_LENGTH_RE.search(head)
+    if m:
+        return len(body) >= int(m.group(1))
+    if _CHUNKED_RE.search(head):
+        return body.endswith(b"0\r\n\r\n")
+    return False  # delimited by EOF
+
+
 def favicon_hash(body: bytes) -> str:
     """MD5 hex of the favicon bytes, the form public favicon databases use."""
     return hashlib.md5(body, usedforsecurity=False).hexdigest()
@@ -206,7 +230,7 @@ async def fetch(ctx: ProbeContext, ip: str, port: int, host: str, path: str, tls
             cert = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
         writer.write(build_request(host, path))
         await asyncio.wait_for(writer.drain(), ctx.read_timeout_s)
-        data = await read_bounded(reader, limit, ctx.read_timeout_s)
+        data = await read_bounded(reader, limit, ctx.read_timeout_s, complete=response_complete)
     except TimeoutError:
         return _Fetch(Status.TIMEOUT, cert_der=cert)
     except ssl.SSLError:

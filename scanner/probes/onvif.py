@@ -35,6 +35,7 @@ from defusedxml.common import DefusedXmlException
 from scanner.credentials import OnvifCredentials
 from scanner.probes.base import ProbeContext, ProbeResult, Status, Target, bounded, read_bounded
 from scanner.probes.http import parse_response as parse_http
+from scanner.probes.http import response_complete
 
 NAME = "onvif"
 #: Ports the ONVIF device service commonly listens on (80; 8899 is Xiongmai's gSOAP; 8000/8080 others).
@@ -249,7 +250,7 @@ async def soap_call(
     try:
         writer.write(build_request(target.hostname or target.ip, operation, path))
         await asyncio.wait_for(writer.drain(), ctx.read_timeout_s)
-        data = await read_bounded(reader, ctx.max_raw_bytes, ctx.read_timeout_s)
+        data = await read_bounded(reader, ctx.max_raw_bytes, ctx.read_timeout_s, complete=response_complete)
     except TimeoutError:
         return Status.TIMEOUT
     except OSError:

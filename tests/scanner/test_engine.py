@@ -112,3 +112,19 @@ def test_progress_rate_eta_and_plain_reporter() -> None:
     lines = out.getvalue().splitlines()
     assert len(lines) == 2 and lines[0].startswith("25/100 addresses, 3 devices,")
     assert "ETA" in describe(p)
+
+
+def test_rich_reporter_shows_done_total_devices_rate() -> None:
+    import io
+
+    from rich.console import Console
+
+    from scanner.progress import RichReporter
+
+    buf = io.StringIO()
+    reporter = RichReporter(Console(file=buf, force_terminal=True, width=120))
+    reporter.update(Progress(total=200, done=50, responsive=7, started=1.0))
+    reporter.bar.refresh()
+    reporter.close()
+    text = buf.getvalue()
+    assert "50/200" in text and "7 devices" in text

@@ -183,3 +183,25 @@ def test_header_names_keep_wire_order_and_case(names: list[str]) -> None:
 
 
 assert Status.SUCCESS
+
+
+def test_response_complete_stops_reading_keep_alive_devices() -> None:
+    from scanner.probes.http import response_complete
+
+    assert response_complete(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc")
+    assert not response_complete(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab")
+    assert not response_complete(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n")
+    assert response_complete(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    assert response_complete(b"HTTP/1.1 304 Not Modified\r\nETag: x\r\n\r\n")
+    assert not response_complete(b"HTTP/1.1 100 Continue\r\n\r\n")
+    assert not response_complete(b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nbody until EOF")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=1024), st.binary(max_size=512))
+def test_response_complete_never_raises_and_knows_content_length(noise: bytes, body: bytes) -> None:
+    from scanner.probes.http import response_complete
+
+    response_complete(noise)
+    full = b"HTTP/1.1 200 OK\r\nCONTENT-LENGTH: %d\r\n\r\n" % len(body) + body
+    assert response_complete(full)

@@ -42,31 +42,28 @@ def fleet() -> Iterator[NetnsLab]:
         lab.down()
 
 
-def _scan(lab: NetnsLab, db: Path, *extra: str) -> tuple[list[dict[str, object]], Inventory]:
-    proc = lab.run_in_scanner(
-        [
-            sys.executable,
-            "-m",
-            "camsweep",
-            "scan",
-            "10.99.0.0/28",
-            "--db",
-            f"sqlite:///{db}",
-            "--json",
-            "--ports",
-            "80,554,8899",
-            "--rate",
-            "0",
-            *extra,
-        ]
-    )
+def _scan(
+    lab: NetnsLab, db: Path, *extra: str, prefix: tuple[str, ...] = ()
+) -> tuple[list[dict[str, object]], Inventory, str]:
+    args = [
+        "scan",
+        "10.99.0.0/28",
+        "--db",
+        f"sqlite:///{db}",
+        "--json",
+        "--ports",
+        "80,554,8899",
+        "--rate",
+        "0",
+    ]
+    proc = lab.run_in_scanner([*prefix, sys.executable, "-m", "camsweep", *args, *extra])
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-    return rows, Inventory(f"sqlite:///{db}")
+    return rows, Inventory(f"sqlite:///{db}"), proc.stderr
 
 
 def test_scan_finds_every_device_with_evidence_from_every_protocol(fleet: NetnsLab, tmp_path: Path) -> None:
-    rows, inv = _scan(fleet, tmp_path / "inv.db")
+    rows, inv, stderr = _scan(fleet, tmp_path / "inv.db")
     try:
         summary = rows[-1]
         assert summary["status"] == "completed" and summary["addresses"] == 16
@@ -100,12 +97,13 @@ def test_scan_finds_every_device_with_evidence_from_every_protocol(fleet: NetnsL
         assert ("rtsp.server", "GStreamer RTSP server") in ev[d2.ip]
         # d3: only ARP.
         assert probes[d3.ip] <= {"tcp"}
+        assert "warning" not in stderr
     finally:
         inv.close()
 
 
 def test_discovery_can_be_switched_off(fleet: NetnsLab, tmp_path: Path) -> None:
-    rows, inv = _scan(fleet, tmp_path / "off.db", "--no-arp", "--no-wsd", "--no-mdns")
+    rows, inv, _ = _scan(fleet, tmp_path / "off.db", "--no-arp", "--no-wsd", "--no-mdns")
     try:
         hosts = {r["ip"] for r in rows[:-1]}
         d0, _d1, d2, _d3 = fleet.devices
@@ -117,7 +115,24 @@ def test_discovery_can_be_switched_off(fleet: NetnsLab, tmp_path: Path) -> None:
 
 def test_exclusion_is_never_probed(fleet: NetnsLab, tmp_path: Path) -> None:
     d0 = fleet.devices[0]
-    rows, inv = _scan(fleet, tmp_path / "ex.db", "--exclude", d0.ip)
+    rows, inv, _ = _scan(fleet, tmp_path / "ex.db", "--exclude", d0.ip)
     inv.close()
     assert d0.ip not in {r["ip"] for r in rows[:-1]}
     assert rows[-1]["addresses"] == 15
+
+
+def test_without_raw_socket_privilege_arp_warns_once_and_the_scan_goes_on(
+    fleet: NetnsLab, tmp_path: Path
+) -> None:
+    # Root minus CAP_NET_RAW: exactly what an unprivileged operator has for raw frames.
+    drop = ("setpriv", "--bounding-set=-net_raw", "--inh-caps=-net_raw")
+    rows, inv, stderr = _scan(fleet, tmp_path / "noraw.db", prefix=drop)
+    try:
+        assert stderr.count("ARP sweep skipped") == 1, stderr
+        hosts = {r["ip"] for r in rows[:-1]}
+        d0, d1, d2, d3 = fleet.devices
+        assert {d0.ip, d1.ip, d2.ip} <= hosts  # TCP, WS-Discovery and mDNS still found them
+        assert d3.ip not in hosts  # only ARP could see the silent one
+        assert rows[-1]["status"] == "completed"
+    finally:
+        inv.close()
