@@ -214,9 +214,12 @@ def scan(
         raise typer.BadParameter(
             f"{progress!r} is not one of: auto, rich, plain, none", param_hint="--progress"
         )
+    if not targets and site_network:
+        targets = list(site_network)  # no targets: scan the site's declared networks
     if not targets:
         err.print(
             "error: give TARGET addresses (e.g. camsweep scan 192.168.1.0/24), "
+            "or --site-network to scan a site's networks, "
             "or try `camsweep demo` to scan the built-in demo fleet."
         )
         raise typer.Exit(2)

@@ -143,6 +143,18 @@ def test_json_lines_exclusions_and_gentle_options(listeners: Listeners, tmp_path
     assert HOSTS[1] not in listeners.accepted
 
 
+def test_site_networks_are_the_targets_when_none_given(listeners: Listeners, tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/x.db"
+    res = run_cli(
+        "scan", "--site", "lab", "--site-network", "127.90.5.0/30", "--db", db, "--json",
+        "--ports", str(listeners.port), "--no-arp", "--no-wsd", "--no-mdns",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    rows = _rows(res.stdout)
+    assert rows[-1]["addresses"] == 4
+    assert sorted(r["ip"] for r in rows[:-1]) == HOSTS
+
+
 def test_credentials_from_environment_never_echoed(listeners: Listeners, tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path}/x.db"
     env = {"CAMSWEEP_ONVIF_USER": "inventory", "CAMSWEEP_ONVIF_PASSWORD": "Zq-secret-9"}
