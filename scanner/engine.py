@@ -150,16 +150,15 @@ class Engine:
         self, host: str, port: int, timeout_s: float, tls: ssl.SSLContext | None = None
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         await self.rate.acquire()
-        return await asyncio.wait_for(
-            asyncio.open_connection(
+        # asyncio.timeout, not wait_for: on 3.11 wait_for wraps every connect in a new task.
+        async with asyncio.timeout(timeout_s):
+            return await asyncio.open_connection(
                 host,
                 port,
                 limit=64 * 1024,
                 ssl=tls,
                 ssl_handshake_timeout=timeout_s if tls else None,
-            ),
-            timeout_s,
-        )
+            )
 
     async def _udp(
         self, host: str, port: int, payload: bytes, timeout_s: float, retries: int
@@ -227,7 +226,8 @@ class Engine:
             try:
                 seen = found.pop(ip, None)
                 try:
-                    report = await asyncio.wait_for(self.scan_host(ip, seen), self.limits.host_timeout_s)
+                    async with asyncio.timeout(self.limits.host_timeout_s):
+                        report = await self.scan_host(ip, seen)
                 except TimeoutError:
                     report = merge(HostReport(ip), seen)
                 progress.done += 1
