@@ -7,6 +7,7 @@ record.  Front ends only render what these return.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,10 @@ from fingerprints.errors import ConfigError
 from fingerprints.evidence import EVIDENCE_KEYS, Evidence, HostReport, Identification
 from fingerprints.matcher import KnowledgeBase, default_kb, identify
 from fingerprints.selftest import SelfTestReport, run_selftest
+from scanner.credentials import OnvifCredentials
+from scanner.discovery import DiscoveryOptions, discover
 from scanner.engine import Engine, Progress, ScanDeadlineExceeded, ScanLimits
+from scanner.engine import run as run_engine
 from scanner.probes.tcp import CAMERA_PORTS
 from scanner.targets import Scope, count_addresses, iter_addresses, parse_targets
 
@@ -44,6 +48,7 @@ class ScanOutcome:
     addresses: int
     responsive: int
     devices: list[tuple[HostReport, Identification]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,9 @@ class ScanRequest:
     scope: Scope = Scope()
     limits: ScanLimits = ScanLimits()
     operator: str = ""
+    discovery: DiscoveryOptions = DiscoveryOptions()
+    #: The one operator-supplied ONVIF account for this site; never stored or logged.
+    credentials: OnvifCredentials | None = None
 
 
 async def scan_async(
@@ -62,7 +70,12 @@ async def scan_async(
     kb: KnowledgeBase | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> ScanOutcome:
-    """Scan, identify and record.  Scope is checked before any packet is sent."""
+    """Scan, identify and record.  Scope is checked before any packet is sent.
+
+    The scan ends ``completed``, ``deadline`` (``limits.deadline_s`` passed) or
+    ``interrupted`` (cancelled, e.g. Ctrl-C); every host recorded before the end
+    stays recorded, and the scan row always gets its final status.
+    """
     specs = parse_targets(request.targets)
     request.scope.check(specs)
     kb = kb or default_kb()
@@ -76,9 +89,24 @@ async def scan_async(
     )
     progress = Progress(total=total)
     outcome = ScanOutcome(scan_id, "running", total, 0)
-    engine = Engine(ports=request.ports, limits=request.limits)
+    engine = Engine(ports=request.ports, limits=request.limits, credentials=request.credentials)
+    scope = request.scope
+
+    def in_scope(ip: str) -> bool:
+        """Discovery replies count only for addresses this scan was asked to look at."""
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return not scope.excluded(addr) and any(
+            s.first.version == addr.version and int(s.first) <= int(addr) <= int(s.last) for s in specs
+        )
+
     try:
-        async for report in engine.scan(iter_addresses(specs, request.scope), progress, on_progress):
+        found = await discover(specs, request.discovery, in_scope)
+        outcome.warnings.extend(found.warnings)
+        addresses = iter_addresses(specs, request.scope)
+        async for report in engine.scan(addresses, progress, on_progress, discovered=found.hosts):
             ident = identify(report.evidence, kb)
             inventory.record_host(scan_id, report, ident)
             outcome.devices.append((report, ident))
@@ -102,7 +130,7 @@ def scan(
 ) -> ScanOutcome:
     inventory = Inventory(db_url)
     try:
-        return asyncio.run(scan_async(request, inventory, on_progress=on_progress))
+        return run_engine(scan_async(request, inventory, on_progress=on_progress))
     finally:
         inventory.close()
 

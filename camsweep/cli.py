@@ -14,16 +14,17 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from camsweep import __version__, api, cli_audit, cli_fingerprints
 from camsweep.exports import export_record, to_csv, to_json
 from fingerprints.errors import CamsweepError
-from scanner.engine import DEFAULT_RATE_PPS, ScanLimits
-from scanner.engine import Progress as ScanProgress
+from scanner.credentials import load_credentials
+from scanner.discovery import DiscoveryOptions
+from scanner.engine import DEFAULT_PER_HOST, DEFAULT_RATE_PPS, ScanLimits
 from scanner.probes.tcp import CAMERA_PORTS
-from scanner.targets import DEFAULT_MAX_ADDRESSES, Scope
+from scanner.progress import PlainReporter, Reporter, RichReporter, SilentReporter
+from scanner.targets import DEFAULT_MAX_ADDRESSES, Scope, parse_networks
 
 app = typer.Typer(
     help="camsweep finds the cameras on your networks, says who really made each one, "
@@ -82,24 +83,29 @@ def _devices_table(rows: list[dict[str, object]], title: str) -> Table:
     return table
 
 
-def _run_scan(request: api.ScanRequest, db_url: str, as_json: bool) -> api.ScanOutcome:
-    if as_json or not err.is_terminal:
-        return api.scan(request, db_url)
-    with Progress(
-        TextColumn("scanning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[found]} responsive"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("scan", total=None, found=0)
+def _reporter(as_json: bool, progress: str) -> Reporter:
+    """rich bar on a terminal, a line every few seconds with ``--progress plain``, else nothing."""
+    if progress == "none" or (as_json and progress == "auto"):
+        return SilentReporter()
+    if progress == "plain" or (progress == "auto" and not err.is_terminal):
+        return PlainReporter(sys.stderr) if progress == "plain" else SilentReporter()
+    return RichReporter(err)
 
-        def on_progress(p: ScanProgress) -> None:
-            bar.update(task, total=p.total, completed=p.done, found=p.responsive)
 
-        return api.scan(request, db_url, on_progress=on_progress)
+def _run_scan(
+    request: api.ScanRequest, db_url: str, as_json: bool, progress: str = "auto"
+) -> api.ScanOutcome:
+    reporter = _reporter(as_json, progress)
+    try:
+        outcome = api.scan(request, db_url, on_progress=reporter.update)
+    except KeyboardInterrupt:
+        reporter.close()
+        err.print("[yellow]interrupted:[/] the scan is marked interrupted; hosts found so far are recorded")
+        raise typer.Exit(130) from None
+    reporter.close()
+    for warning in outcome.warnings:
+        err.print(f"[yellow]warning:[/] {warning}")
+    return outcome
 
 
 def _render_outcome(outcome: api.ScanOutcome, as_json: bool) -> None:
@@ -155,25 +161,94 @@ def scan(
     max_addresses: Annotated[
         int, typer.Option(help="Refuse target sets larger than this.")
     ] = DEFAULT_MAX_ADDRESSES,
-    rate: Annotated[float, typer.Option(help="New connections per second, globally.")] = DEFAULT_RATE_PPS,
+    rate: Annotated[
+        float, typer.Option(help="New connections per second, globally (0: no limit).")
+    ] = DEFAULT_RATE_PPS,
+    exclude: Annotated[
+        Optional[list[str]], typer.Option("--exclude", help="Address or CIDR never to probe (repeatable).")
+    ] = None,
+    site_network: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--site-network", help="A network the site declares (repeatable); targets outside are refused."
+        ),
+    ] = None,
+    deadline: Annotated[
+        Optional[float], typer.Option(help="Stop the whole scan after this many seconds (status 'deadline').")
+    ] = None,
+    per_host: Annotated[
+        int,
+        typer.Option("--per-host", min=1, help="Connections to one address at once (cameras are fragile)."),
+    ] = DEFAULT_PER_HOST,
+    concurrency: Annotated[int, typer.Option(min=1, help="Addresses in flight at once.")] = 256,
+    connect_timeout: Annotated[float, typer.Option(help="Seconds to wait for a TCP connect.")] = 1.5,
+    read_timeout: Annotated[float, typer.Option(help="Seconds to wait for a reply.")] = 3.0,
+    credentials: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--credentials",
+            help="YAML file with the ONVIF username/password for this site (else "
+            "$CAMSWEEP_ONVIF_USER/$CAMSWEEP_ONVIF_PASSWORD). Never stored or logged.",
+        ),
+    ] = None,
+    arp: Annotated[
+        bool, typer.Option("--arp/--no-arp", help="ARP sweep of local segments (needs root).")
+    ] = True,
+    wsd: Annotated[
+        bool, typer.Option("--wsd/--no-wsd", help="WS-Discovery multicast on local segments.")
+    ] = True,
+    mdns: Annotated[
+        bool, typer.Option("--mdns/--no-mdns", help="mDNS/DNS-SD browse on local segments.")
+    ] = True,
+    interface: Annotated[
+        Optional[list[str]],
+        typer.Option("--interface", help="Run local-segment discovery only on these interfaces."),
+    ] = None,
+    progress: Annotated[
+        str, typer.Option(help="Progress display: auto (bar on a terminal), rich, plain or none.")
+    ] = "auto",
     as_json: JsonOption = False,
 ) -> None:
     """Scan TARGETS for cameras, identify them and record them in the inventory."""
+    if progress not in ("auto", "rich", "plain", "none"):
+        raise typer.BadParameter(
+            f"{progress!r} is not one of: auto, rich, plain, none", param_hint="--progress"
+        )
+    if not targets and site_network:
+        targets = list(site_network)  # no targets: scan the site's declared networks
     if not targets:
         err.print(
             "error: give TARGET addresses (e.g. camsweep scan 192.168.1.0/24), "
+            "or --site-network to scan a site's networks, "
             "or try `camsweep demo` to scan the built-in demo fleet."
         )
         raise typer.Exit(2)
-    request = api.ScanRequest(
-        targets=targets,
-        site=site,
-        ports=_parse_ports(ports),
-        scope=Scope(allow_public=allow_public, max_addresses=max_addresses),
-        limits=ScanLimits(rate_pps=rate),
-    )
     try:
-        outcome = _run_scan(request, api.resolve_db_url(db), as_json)
+        request = api.ScanRequest(
+            targets=targets,
+            site=site,
+            ports=_parse_ports(ports),
+            scope=Scope(
+                allow_public=allow_public,
+                max_addresses=max_addresses,
+                exclude=parse_networks(exclude or [], "--exclude"),
+                site_networks=parse_networks(site_network or [], "--site-network"),
+                site_name=site,
+            ),
+            limits=ScanLimits(
+                rate_pps=rate,
+                deadline_s=deadline,
+                per_host_concurrency=per_host,
+                concurrency=concurrency,
+                connect_timeout_s=connect_timeout,
+                read_timeout_s=read_timeout,
+            ),
+            discovery=DiscoveryOptions(
+                arp=arp, wsd=wsd, mdns=mdns, interfaces=tuple(interface) if interface else None
+            ),
+            credentials=load_credentials(site, credentials),
+        )
+        outcome = _run_scan(request, api.resolve_db_url(db), as_json, progress)
     except CamsweepError as exc:
         raise _fail(exc) from exc
     _render_outcome(outcome, as_json)

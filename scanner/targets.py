@@ -168,3 +168,18 @@ def count_addresses(specs: Sequence[TargetSpec], scope: Scope) -> int:
             if ex.version == spec.first.version and hi >= lo:
                 total -= hi - lo + 1
     return total
+
+
+def parse_networks(items: Iterable[str], what: str = "network") -> tuple[IPNetwork, ...]:
+    """Addresses or CIDRs (comma or space separated) for exclusions and site networks.
+
+    A mistake raises :class:`ConfigError` naming the item and where it came from.
+    """
+    out: list[IPNetwork] = []
+    for item in items:
+        for word in item.replace(",", " ").split():
+            try:
+                out.append(ipaddress.ip_network(word, strict=False))
+            except ValueError as exc:
+                raise ConfigError(f"{what} {word!r} is not an address or CIDR") from exc
+    return tuple(out)

@@ -1,26 +1,53 @@
-"""HTTP banner probe: Server header (and its absence), realm, title, redirects.
+"""HTTP(S) banner probe.
 
-Parsing is pure and sans-IO (h11), so a device's bytes are parsed the same way
-in tests as on the wire; ``run`` only moves bytes.
+Records the ``Server`` header (its absence shows in ``http.headers``), the
+header names in their raw order and casing (Dahua firmware sends upper-case
+names and no Server, nmap-service-probes:10444), the WWW-Authenticate realm,
+the title, the same-host redirect chain, the favicon hash (MD5, the form
+nmap's favicon-db, Recog and Ingram publish), the TLS certificate subject and
+issuer, and the answer of a few vendor API paths (even a 401 from
+``/ISAPI/System/deviceInfo`` says "Hikvision family").
+
+Parsing is pure and sans-IO (h11) over the engine's own streams: httpx managed
+~500 requests/s on this machine against ~3,800 connect+banner/s for plain
+streams, so a full client would be the bottleneck of a sweep.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import re
+import ssl
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import h11
 
-from scanner.probes.base import ProbeContext, ProbeResult, Status, Target
+from scanner.probes.base import ProbeContext, ProbeResult, Status, Target, bounded, read_bounded
 
 NAME = "http"
-PORTS: tuple[int, ...] = (80, 8080, 8000)
+PORTS: tuple[int, ...] = (80, 443, 8000, 8080, 8443, 8899)
+#: Ports where the probe speaks TLS first.
+TLS_PORTS: frozenset[int] = frozenset({443, 8443})
+
+#: Vendor API paths whose answer, even a 401, identifies the family
+#: (fingerprint-facts C.1/C.2: ISAPI is Hikvision's, magicBox.cgi and RPC2 Dahua's).
+#: A path no device serves: the baseline the vendor paths are compared with.
+CONTROL_PATH = "/camsweep-control-0f3a9c"
+
+VENDOR_API_PATHS: tuple[str, ...] = (
+    "/ISAPI/System/deviceInfo",
+    "/cgi-bin/magicBox.cgi?action=getDeviceType",
+)
+MAX_REDIRECTS = 3
+MAX_TITLE_CHARS = 256
+#: Favicons are small; a bigger one is hashed over what we read, and marked.
+MAX_FAVICON_BYTES = 64 * 1024
 
 _TITLE_RE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _REALM_RE = re.compile(r'realm\s*=\s*"([^"]*)"|realm\s*=\s*([^\s,]+)', re.IGNORECASE)
-MAX_TITLE_CHARS = 256
 
 
 @dataclass(slots=True)
@@ -35,6 +62,12 @@ class HttpBanner:
     title: str | None = None
     location: str | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    @property
+    def header_names(self) -> str:
+        """Header names in wire order and casing, comma-joined (a shape fingerprint)."""
+        return ",".join(name for name, _ in self.headers)
 
 
 def build_request(host: str, path: str = "/") -> bytes:
@@ -68,7 +101,10 @@ def parse_response(data: bytes) -> HttpBanner | None:
     conn.send(h11.EndOfMessage())
     try:
         conn.receive_data(data)
+        conn.receive_data(b"")  # EOF: a body without Content-Length ends here
         event = conn.next_event()
+        while isinstance(event, h11.InformationalResponse):
+            event = conn.next_event()
     except h11.RemoteProtocolError:
         return None
     if not isinstance(event, h11.Response):
@@ -99,72 +135,184 @@ def parse_response(data: bytes) -> HttpBanner | None:
                 break
     except h11.RemoteProtocolError:
         pass
-    tm = _TITLE_RE.search(bytes(body))
+    banner.body = bytes(body)
+    tm = _TITLE_RE.search(banner.body)
     if tm:
         title = html.unescape(_text(tm.group(1)))
         banner.title = " ".join(title.split())[:MAX_TITLE_CHARS] or None
     return banner
 
 
-async def _read_bounded(reader: asyncio.StreamReader, limit: int, timeout_s: float) -> bytes:
-    """Read until EOF, ``limit`` bytes, or ``timeout_s`` for the whole read."""
-    buf = bytearray()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while len(buf) < limit:
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            break
-        try:
-            chunk = await asyncio.wait_for(reader.read(limit - len(buf)), remaining)
-        except TimeoutError:
-            break
-        if not chunk:
-            break
-        buf += chunk
-    return bytes(buf)
+_CONTENT_LENGTH_RE = re.compile(
+    rb"^content-length[ \t]*:[ \t]*(\d{1,12})[ \t]*\r?$", re.IGNORECASE | re.MULTILINE
+)
+_CHUNKED_RE = re.compile(rb"^transfer-encoding[ \t]*:.*chunked", re.IGNORECASE | re.MULTILINE)
+
+
+def response_complete(data: bytes) -> bool:
+    """Whether ``data`` holds a whole response, so a device that ignores
+    ``Connection: close`` does not keep us waiting out the read timeout."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return False
+    head, body = data[:end], data[end + 4 :]
+    status = head[9:12]
+    if status.startswith(b"1") or status in (b"204", b"304"):
+        return not status.startswith(b"1")
+    m = _CONTENT_LENGTH_RE.search(head)
+    if m:
+        return len(body) >= int(m.group(1))
+    if _CHUNKED_RE.search(head):
+        return body.endswith(b"0\r\n\r\n")
+    return False  # delimited by EOF
+
+
+def favicon_hash(body: bytes) -> str:
+    """MD5 hex of the favicon bytes, the form public favicon databases use."""
+    return hashlib.md5(body, usedforsecurity=False).hexdigest()
+
+
+def same_host_path(location: str, host: str, port: int) -> str | None:
+    """The path to follow for a redirect, or ``None`` if it leaves this host:port.
+
+    A redirect to another host is recorded but never followed: the scan
+    probes only what the scope allows.
+    """
+    try:
+        parts = urlsplit(location.strip())
+        loc_port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme and parts.scheme not in ("http", "https"):
+        return None
+    if parts.hostname and (parts.hostname != host or (loc_port or port) != port):
+        return None
+    path = parts.path or "/"
+    if not path.startswith("/"):
+        path = "/" + path
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
+def parse_certificate(der: bytes) -> tuple[str | None, str | None]:
+    """``(subject, issuer)`` of a DER certificate, RFC 4514 strings; ``(None, None)`` if unreadable."""
+    from cryptography import x509
+
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        return cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
+    except (ValueError, TypeError):
+        return None, None
+
+
+@dataclass(slots=True)
+class _Fetch:
+    status: Status
+    raw: bytes = b""
+    banner: HttpBanner | None = None
+    cert_der: bytes | None = None
+
+
+async def fetch(ctx: ProbeContext, ip: str, port: int, host: str, path: str, tls: bool, limit: int) -> _Fetch:
+    """One GET over a fresh engine connection; every wait bounded."""
+    try:
+        reader, writer = await ctx.open_connection(
+            ip, port, ctx.connect_timeout_s, ctx.tls_context if tls else None
+        )
+    except ConnectionRefusedError:
+        return _Fetch(Status.REFUSED)
+    except TimeoutError:
+        return _Fetch(Status.TIMEOUT)
+    except ssl.SSLError:
+        return _Fetch(Status.TLS_ERROR)
+    except OSError:
+        return _Fetch(Status.ERROR)
+    cert = None
+    try:
+        if tls:
+            sslobj = writer.get_extra_info("ssl_object")
+            cert = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
+        writer.write(build_request(host, path))
+        await asyncio.wait_for(writer.drain(), ctx.read_timeout_s)
+        data = await read_bounded(reader, limit, ctx.read_timeout_s, complete=response_complete)
+    except TimeoutError:
+        return _Fetch(Status.TIMEOUT, cert_der=cert)
+    except ssl.SSLError:
+        return _Fetch(Status.TLS_ERROR, cert_der=cert)
+    except OSError:
+        return _Fetch(Status.CLOSED, cert_der=cert)
+    finally:
+        writer.close()
+    if not data:
+        return _Fetch(Status.TIMEOUT, cert_der=cert)
+    banner = parse_response(data)
+    if banner is None:
+        return _Fetch(Status.PROTOCOL_MISMATCH, data, cert_der=cert)
+    status = Status.AUTH_REQUIRED if banner.status_code == 401 else Status.SUCCESS
+    return _Fetch(status, data, banner, cert)
 
 
 class HttpProbe:
-    """GET / and record the banner."""
+    """GET / (following same-host redirects), the favicon, and the vendor API paths."""
 
     name = NAME
     ports = PORTS
 
+    def __init__(
+        self,
+        api_paths: tuple[str, ...] = VENDOR_API_PATHS,
+        favicon: bool = True,
+        tls_ports: frozenset[int] = TLS_PORTS,
+    ) -> None:
+        self.api_paths = api_paths
+        self.favicon = favicon
+        self.tls_ports = tls_ports
+
     async def run(self, target: Target, ctx: ProbeContext) -> ProbeResult:
         result = ProbeResult(NAME, target.ip, target.port, Status.ERROR)
-        try:
-            reader, writer = await ctx.open_connection(target.ip, target.port, ctx.connect_timeout_s)
-        except ConnectionRefusedError:
-            result.status = Status.REFUSED
+        tls = target.port in self.tls_ports
+        host = target.hostname or target.ip
+        path = "/"
+        first: _Fetch | None = None
+        for _hop in range(MAX_REDIRECTS + 1):
+            got = await fetch(ctx, target.ip, target.port, host, path, tls, ctx.max_raw_bytes)
+            if first is None:
+                first = got
+                result.raw = got.raw[: ctx.max_raw_bytes]
+                if got.cert_der:
+                    subject, issuer = parse_certificate(got.cert_der)
+                    result.add("tls.subject", bounded(subject))
+                    result.add("tls.issuer", bounded(issuer))
+            if got.banner is None:
+                break
+            b = got.banner
+            result.add("http.server", bounded(b.server, 256))
+            result.add("http.headers", bounded(b.header_names, 512))
+            result.add("http.realm", bounded(b.realm, 256))
+            result.add("http.title", b.title)
+            if not (300 <= b.status_code < 400 and b.location):
+                break
+            result.add("http.location", bounded(b.location, 512))
+            nxt = same_host_path(b.location, target.ip if not target.hostname else host, target.port)
+            if nxt is None or nxt == path:
+                break
+            path = nxt
+        assert first is not None
+        result.status = first.status
+        if first.banner is None:
             return result
-        except TimeoutError:
-            result.status = Status.TIMEOUT
-            return result
-        except OSError as exc:
-            result.status = Status.ERROR
-            result.detail = str(exc)
-            return result
-        try:
-            writer.write(build_request(target.hostname or target.ip))
-            await asyncio.wait_for(writer.drain(), ctx.read_timeout_s)
-            data = await _read_bounded(reader, ctx.max_raw_bytes, ctx.read_timeout_s)
-        except (OSError, TimeoutError) as exc:
-            result.status = Status.TIMEOUT if isinstance(exc, TimeoutError) else Status.CLOSED
-            return result
-        finally:
-            writer.close()
-        result.raw = data[: ctx.max_raw_bytes]
-        if not data:
-            result.status = Status.TIMEOUT
-            return result
-        banner = parse_response(data)
-        if banner is None:
-            result.status = Status.PROTOCOL_MISMATCH
-            return result
-        result.status = Status.AUTH_REQUIRED if banner.status_code == 401 else Status.SUCCESS
-        result.add("http.server", banner.server)
-        result.add("http.realm", banner.realm)
-        result.add("http.title", banner.title)
-        result.add("http.location", banner.location)
+        if self.favicon:
+            fav = await fetch(ctx, target.ip, target.port, host, "/favicon.ico", tls, MAX_FAVICON_BYTES)
+            if fav.banner is not None and fav.banner.status_code == 200 and fav.banner.body:
+                result.add("http.favicon", favicon_hash(fav.banner.body))
+        # A catch-all server (single-page apps, many routers, ipycam) answers every
+        # path alike; a vendor path only says something when its answer differs
+        # from the answer to a path no device has.
+        control = await fetch(ctx, target.ip, target.port, host, CONTROL_PATH, tls, 4096)
+        control_status = control.banner.status_code if control.banner is not None else 404
+        for api in self.api_paths:
+            got = await fetch(ctx, target.ip, target.port, host, api, tls, 4096)
+            if got.banner is not None and got.banner.status_code not in (404, control_status):
+                # Raw answer: path, status and realm; the rules decide what it means.
+                realm = f" realm={got.banner.realm}" if got.banner.realm else ""
+                result.add("http.api", bounded(f"{api} {got.banner.status_code}{realm}", 512))
         return result

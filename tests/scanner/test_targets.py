@@ -61,3 +61,32 @@ def test_addresses_streamed_lazily_with_exclusions() -> None:
     it = iter_addresses(specs, scope)
     assert str(next(it)) == "10.0.0.4"  # a /8 is not materialised to get here
     assert count_addresses(specs, scope) == (1 << 24) - 4
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from scanner.targets import parse_networks  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789./-:abcdef, ", max_size=40))
+def test_target_and_network_parsing_fail_only_with_config_errors(text: str) -> None:
+    # Any mistake is a ConfigError naming the input, never another exception.
+    # (Letters outside a-f keep hostname lookups out of this test: no DNS.)
+    if any(c.isalpha() and c not in "abcdef" for c in text) or any(
+        w and not any(ch in w for ch in "./:-") and any(c.isalpha() for c in w)
+        for w in text.replace(",", " ").split()
+    ):
+        return
+    try:
+        parse_networks([text])
+    except ConfigError as exc:
+        assert "is not an address or CIDR" in str(exc)
+
+
+def test_parse_networks_examples() -> None:
+    nets = parse_networks(["10.0.0.1, 10.1.0.0/16", "fe80::/64"])
+    assert [str(n) for n in nets] == ["10.0.0.1/32", "10.1.0.0/16", "fe80::/64"]
+    with pytest.raises(ConfigError, match="'10.0.0.0/33'"):
+        parse_networks(["10.0.0.0/33"], "--exclude")
