@@ -49,7 +49,9 @@ def test_decoy_is_not_a_camera(demo_lab: Lab, tmp_path: Path) -> None:
 
 def test_export_json_and_csv_have_the_interface_keys(demo_lab: Lab, tmp_path: Path) -> None:
     db = str(tmp_path / "x.db")  # a plain path is a SQLite file
-    assert camsweep("scan", *demo_lab.fleet.targets, "--db", db, "--ports", "80,554", "--json").returncode == 0
+    assert (
+        camsweep("scan", *demo_lab.fleet.targets, "--db", db, "--ports", "80,554", "--json").returncode == 0
+    )
     r = camsweep("export", "--db", db, "--format", "json")
     records = json.loads(r.stdout)
     assert len(records) == len(demo_lab.fleet.devices)
