@@ -34,10 +34,14 @@ def test_up_status_upgrade_down(tmp_path: Path) -> None:
         assert state["running"] and state["fleet"] == "demo" and state["targets"] == targets
         hik = next(d for d in state["devices"] if d["personality"] == "hikvision-ds2cd-fixed")
         assert hik["firmware"] == "V5.7.3 build 220112"
-        code, out, err = lab_cli(tmp_path, "upgrade", hik["name"], "--firmware", "V5.5.0 build 170725", "--json")
+        code, out, err = lab_cli(
+            tmp_path, "upgrade", hik["name"], "--firmware", "V5.5.0 build 170725", "--json"
+        )
         assert code == 0, err
         assert json.loads(out)["to"] == "V5.5.0 build 170725"
-        info = soap_post(hik["ip"], 80, "GetDeviceInformation", security=username_token("admin", "Lab-Pass-2024"))
+        info = soap_post(
+            hik["ip"], 80, "GetDeviceInformation", security=username_token("admin", "Lab-Pass-2024")
+        )
         assert b"<tds:FirmwareVersion>V5.5.0 build 170725</tds:FirmwareVersion>" in info
         code, _, err = lab_cli(tmp_path, "upgrade", hik["name"], "--firmware", "V0.0.0")
         assert code == 2 and "no firmware" in err
@@ -47,7 +51,10 @@ def test_up_status_upgrade_down(tmp_path: Path) -> None:
         code, _, err = lab_cli(tmp_path, "down")
     assert code == 0 and "stopped" in err, err
     pid = state["pid"]
-    assert not Path(f"/proc/{pid}").exists() or b"camsweep.lab.serve" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert (
+        not Path(f"/proc/{pid}").exists()
+        or b"camsweep.lab.serve" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    )
     code, _, _ = lab_cli(tmp_path, "status")
     assert code == 1
     with pytest.raises(OSError):
@@ -62,7 +69,9 @@ def test_unknown_fleet_is_a_clear_error(tmp_path: Path) -> None:
 @pytest.mark.netns
 @pytest.mark.skipif(netns_available() is not None, reason=str(netns_available()))
 def test_netns_mode_down_leaves_nothing_behind(tmp_path: Path) -> None:
-    code, out, err = lab_cli(tmp_path, "up", "--fleet", "mixed", "--mode", "netns", "--network", "10.80.9.0/24", "--json")
+    code, out, err = lab_cli(
+        tmp_path, "up", "--fleet", "mixed", "--mode", "netns", "--network", "10.80.9.0/24", "--json"
+    )
     assert code == 0, err
     state = json.loads(out)
     prefix = state["prefix"]
