@@ -45,6 +45,7 @@ REASONS = {
     405: "Method Not Allowed",
     500: "Internal Server Error",
     501: "Not Implemented",
+    455: "Method Not Valid in This State",
 }
 
 
@@ -323,26 +324,48 @@ def _sdp(state: DeviceState, url: str) -> str:
 def rtsp_handler(state: DeviceState, spec: dict[str, Any]) -> Handler:
     """RTSP OPTIONS/DESCRIBE with the personality's Server header, Public list and 401 challenge.
 
-    ``options_auth: true`` makes OPTIONS need credentials too (some firmware
-    does); ``public_only: true`` answers OPTIONS with nothing but CSeq and
-    Public (Hikvision, nmap-service-probes "Hikvision DVR rtspd").
+    The layout of each answer follows the captures it is sourced from:
+    ``order`` lists header names (lower case) in the order the device writes
+    them; ``missing_cseq`` is what a device says when the request had no CSeq
+    (omit it by default, Vivotek says ``-1``); ``no_date``; ``zero_length``
+    (``Content-Length: 0`` on empty answers, Dahua); ``bad_url_status`` for
+    requests whose URL is not ``rtsp://...`` (Avigilon answers 404);
+    ``options_auth: true`` makes OPTIONS need credentials too; ``auth.challenge``
+    is the exact Digest layout and ``auth.basic_realm`` adds a Basic challenge.
     """
     public = spec.get(
         "public", "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
     )
     server = spec.get("server")
     auth: dict[str, Any] = spec.get("auth") or {}
+    order: list[str] = [str(h).lower() for h in spec.get("order", ["cseq", "server", "date"])]
 
-    def respond(status: int, cseq: str, extra: list[tuple[str, str]], body: str = "") -> bytes:
-        lines = [f"RTSP/1.0 {status} {REASONS.get(status, 'OK')}", f"CSeq: {cseq}"]
+    def respond(status: int, cseq: str | None, extra: list[tuple[str, str]], body: str = "") -> bytes:
+        fields: list[tuple[str, str]] = []
+        if cseq is not None:
+            fields.append(("CSeq", cseq))
         if server:
-            lines.append(f"Server: {state.render(server)}")
+            fields.append(("Server", state.render(server)))
         if not spec.get("no_date"):
-            lines.append(f"Date: {time.strftime('%a, %b %d %Y %H:%M:%S GMT', time.gmtime())}")
-        lines += [f"{k}: {v}" for k, v in extra]
-        if body:
-            lines.append(f"Content-Length: {len(body.encode())}")
+            fields.append(("Date", time.strftime("%a, %b %d %Y %H:%M:%S GMT", time.gmtime())))
+        fields += extra
+        if body or spec.get("zero_length"):
+            fields.append(("Content-Length", str(len(body.encode()))))
+        rank = {name: i for i, name in enumerate(order)}
+        fields.sort(key=lambda f: rank.get(f[0].lower(), len(rank)))  # stable: unlisted keep their order
+        lines = [f"RTSP/1.0 {status} {REASONS.get(status, 'OK')}", *(f"{k}: {v}" for k, v in fields)]
         return ("\r\n".join(lines) + "\r\n\r\n" + body).encode("latin-1", "replace")
+
+    def challenges() -> list[tuple[str, str]]:
+        realm = state.render(auth["realm"])
+        if auth.get("challenge"):
+            value = auth["challenge"].replace("{realm}", realm).replace("{nonce}", secrets.token_hex(16))
+        else:
+            value = challenge(auth.get("scheme", "digest"), realm)
+        out = [("WWW-Authenticate", value)]
+        if auth.get("basic_realm"):
+            out.append(("WWW-Authenticate", f'Basic realm="{auth["basic_realm"]}"'))
+        return out
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -352,35 +375,27 @@ def rtsp_handler(state: DeviceState, spec: dict[str, Any]) -> Handler:
                 except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
                     return
                 method, url, headers = parse_head(head)
-                cseq = headers.get("cseq", "0")
+                cseq = headers.get("cseq", spec.get("missing_cseq"))
                 if not head.split(b"\r\n", 1)[0].endswith(b"RTSP/1.0"):
                     writer.write(respond(400, cseq, []))
                     await writer.drain()
                     return
                 needs_auth = bool(auth) and (method != "OPTIONS" or spec.get("options_auth"))
-                if needs_auth and not check_authorization(
+                if spec.get("bad_url_status") and not url.lower().startswith("rtsp://"):
+                    writer.write(respond(int(spec["bad_url_status"]), cseq, []))
+                elif needs_auth and not check_authorization(
                     headers.get("authorization"),
                     method,
                     *state.spec.credentials,
                     realm=state.render(auth["realm"]),
                 ):
-                    scheme = auth.get("scheme", "digest")
-                    extra = [("WWW-Authenticate", challenge(scheme, state.render(auth["realm"])))]
-                    if auth.get("also_basic"):
-                        extra.append(("WWW-Authenticate", challenge("basic", state.render(auth["realm"]))))
-                    writer.write(respond(401, cseq, extra))
+                    writer.write(respond(401, cseq, challenges()))
                 elif method == "OPTIONS":
-                    if spec.get("public_only"):
-                        writer.write(f"RTSP/1.0 200 OK\r\nCSeq: {cseq}\r\nPublic: {public}\r\n\r\n".encode())
-                    else:
-                        writer.write(respond(200, cseq, [("Public", public)]))
+                    writer.write(respond(200, cseq, [("Public", public)]))
                 elif method == "DESCRIBE":
                     sdp = _sdp(state, url)
-                    writer.write(
-                        respond(
-                            200, cseq, [("Content-Base", url + "/"), ("Content-Type", "application/sdp")], sdp
-                        )
-                    )
+                    extra = [("Content-Base", url + "/"), ("Content-Type", "application/sdp")]
+                    writer.write(respond(200, cseq, extra, sdp))
                 elif method in ("SETUP", "PLAY", "PAUSE", "TEARDOWN", "GET_PARAMETER", "SET_PARAMETER"):
                     # The lab streams no media: the scanner identifies, it does not watch.
                     writer.write(respond(455 if method != "TEARDOWN" else 200, cseq, []))

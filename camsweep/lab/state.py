@@ -62,6 +62,8 @@ class DeviceState:
             "MAC_COLON": s.mac.upper(),
             "hardware_id": p.identity.get("hardware_id", "1.0"),
             "date": formatdate(usegmt=True),
+            # asctime layout, as some embedded web servers write Date (nmap "Hikvision camera httpd").
+            "asctime": time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime()),
             **{k: v for k, v in p.identity.items() if k != "serial"},
             **self.extra,
         }
