@@ -68,12 +68,28 @@ def up(
 
 
 @lab_app.command("status")
-def status(name: InstanceOption = "default", as_json: JsonOption = False) -> None:
+def status(
+    name: InstanceOption = "default",
+    as_json: JsonOption = False,
+    scanner_ns: Annotated[
+        bool, typer.Option("--scanner-ns", help="Print only the scanner namespace (netns mode).")
+    ] = False,
+    targets: Annotated[bool, typer.Option("--targets", help="Print only the targets, one per line.")] = False,
+) -> None:
     """Show the running lab: fleet, mode, devices and their current firmware."""
     try:
         state = control.status(name)
     except CamsweepError as exc:
         raise _fail(exc) from exc
+    if state is not None and scanner_ns:
+        if not state.get("scanner_ns"):
+            err.print("this lab runs on loopback: there is no scanner namespace")
+            raise typer.Exit(1)
+        sys.stdout.write(state["scanner_ns"] + "\n")
+        return
+    if state is not None and targets:
+        sys.stdout.write("".join(t + "\n" for t in state["targets"]))
+        return
     if state is None:
         if as_json:
             _json({"running": False})
