@@ -60,31 +60,48 @@ def parse_name(text: str) -> x509.Name:
 
 @lru_cache(maxsize=1)
 def _key() -> rsa.RSAPrivateKey:
+    """The lab's one RSA key, made once and shared by every lab process on this machine.
+
+    Several labs may start at once (parallel test runs): the first to ``link`` its key into
+    place wins and the others load that one, so a cached certificate always matches the key.
+    """
     path = cache_dir() / "lab-key.pem"
-    if path.exists():
-        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if isinstance(loaded, rsa.RSAPrivateKey):
-            return loaded
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
+    if not path.exists():
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            )
         )
+        os.chmod(tmp, 0o600)
+        try:
+            os.link(tmp, path)  # atomic, and fails if another process got there first
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, rsa.RSAPrivateKey):
+        raise LabError(f"{path} is not an RSA key: delete it and the lab makes a new one")
+    return loaded
+
+
+def _key_id(key: rsa.RSAPrivateKey) -> str:
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-    return key
+    return hashlib.sha256(der).hexdigest()[:12]
 
 
 def certificate_files(subject: str, issuer: str | None = None) -> tuple[Path, Path]:
     """(cert chain PEM, key PEM) for ``subject``, signed as ``issuer`` (self-signed when None)."""
-    digest = hashlib.sha256(f"{subject}|{issuer}".encode()).hexdigest()[:24]
+    key = _key()
+    digest = hashlib.sha256(f"{subject}|{issuer}|{_key_id(key)}".encode()).hexdigest()[:24]
     cert_path = cache_dir() / f"cert-{digest}.pem"
     key_path = cache_dir() / "lab-key.pem"
-    key = _key()
     if cert_path.exists():
         return cert_path, key_path
     now = dt.datetime.now(dt.UTC)
