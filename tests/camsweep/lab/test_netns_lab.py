@@ -107,3 +107,29 @@ def test_mdns_publishes_axis_video_with_its_mac(lab: Lab) -> None:
     axis = next(d for d in lab.fleet.devices if d.personality.id == "axis-p32-dome")
     [txt] = found.values()
     assert txt["macaddress"] == axis.mac.replace(":", "").upper()
+
+
+WSD_CLIENT = r"""
+import json
+from wsdiscovery import QName
+from wsdiscovery.discovery import ThreadedWSDiscovery
+wsd = ThreadedWSDiscovery()
+wsd.start()
+try:
+    nvt = QName("http://www.onvif.org/ver10/network/wsdl", "NetworkVideoTransmitter", "dn")
+    found = wsd.searchServices(types=[nvt], timeout=3)
+    out = {s.getEPR(): {"xaddrs": list(s.getXAddrs()), "scopes": [str(x) for x in s.getScopes()]} for s in found}
+finally:
+    wsd.stop()
+print(json.dumps(out))
+"""
+
+
+def test_a_third_party_ws_discovery_client_finds_the_cameras(lab: Lab) -> None:
+    """python WSDiscovery (a real client, not ours) discovers every ONVIF personality by multicast."""
+    found = json.loads(_in_scanner(lab, sys.executable, "-c", WSD_CLIENT))
+    expected = {f"urn:uuid:{d.uuid}": d for d in lab.fleet.devices if "wsd" in d.personality.services}
+    assert set(found) == set(expected)
+    for epr, d in expected.items():
+        assert found[epr]["xaddrs"] == [f"http://{d.ip}/onvif/device_service"]
+        assert any(s.endswith(f"/hardware/{d.personality.model}") for s in found[epr]["scopes"])
