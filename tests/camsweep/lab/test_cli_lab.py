@@ -87,7 +87,8 @@ def test_netns_mode_down_leaves_nothing_behind(tmp_path: Path) -> None:
 
 
 def test_bench_fleet_runs_in_its_own_process(tmp_path: Path) -> None:
-    with LabProcess("bench-1000", base=tmp_path / "labs") as lab:
+    network = f"127.89.{16 * (uuid.uuid4().int % 16)}.0/20"  # a random /20 of our block: parallel runs never collide
+    with LabProcess("bench-1000", network=network, base=tmp_path / "labs") as lab:
         assert len(lab.targets) == 1000 and len(set(lab.targets)) == 1000
         assert lab.state["listening"] >= 3000  # the camera port sets of 1,000 devices
         assert lab.state["pid"] != os.getpid()
