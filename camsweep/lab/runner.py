@@ -24,6 +24,7 @@ import functools
 import logging
 import os
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from types import TracebackType
@@ -255,6 +256,12 @@ class Lab:
             "to": state.firmware,
             "capabilities": list(state.capabilities),
         }
+
+    def run_in_scanner(self, argv: list[str], timeout_s: float = 120.0) -> subprocess.CompletedProcess[str]:
+        """Run a command in the scanner namespace (netns mode), e.g. ``python -m camsweep scan ...``."""
+        if self.segment is None or self.segment.scanner is None:
+            raise LabError("this lab runs on loopback: there is no scanner namespace (use mode='netns')")
+        return self.segment.run(self.segment.scanner, argv, timeout_s=timeout_s)
 
     def status(self) -> dict[str, Any]:
         return {

@@ -96,3 +96,26 @@ def test_bench_fleet_runs_in_its_own_process(tmp_path: Path) -> None:
         for personality in ("hikvision-ds2cd-fixed", "dahua-ipc", "decoy-nginx"):
             assert http_get(sample[personality]["ip"], 80).startswith(b"HTTP/1.")
     assert not (tmp_path / "labs" / lab.instance / "state.json").exists()
+
+
+@pytest.mark.netns
+@pytest.mark.skipif(netns_available() is not None, reason=str(netns_available()))
+def test_down_cleans_up_after_a_crashed_lab(tmp_path: Path) -> None:
+    import signal
+
+    code, out, err = lab_cli(
+        tmp_path, "up", "--fleet", "mixed", "--mode", "netns", "--network", "10.80.10.0/24", "--json"
+    )
+    assert code == 0, err
+    state = json.loads(out)
+    os.kill(state["pid"], signal.SIGKILL)  # the lab we started, by its pid: it cannot clean up now
+    try:
+        os.waitpid(state["pid"], 0)
+    except ChildProcessError:
+        pass  # not our child (the CLI started it): it is reaped by init
+    assert list_namespaces(state["prefix"])  # left behind by the crash
+    code, out, err = lab_cli(tmp_path, "down", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert len(result["namespaces_removed"]) == len(state["targets"]) + 2
+    assert list_namespaces(state["prefix"]) == []

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from camsweep.lab import Lab
+from fingerprints.errors import LabError
 from tests.camsweep.lab.helpers import http_get
+
+
+def test_run_in_scanner_needs_netns(demo_lab: Lab) -> None:
+    with pytest.raises(LabError, match="no scanner namespace"):
+        demo_lab.run_in_scanner(["true"])
 
 
 def test_hostile_lab_fixture_serves_the_hostile_fleet(hostile_lab: Lab) -> None:
@@ -16,5 +24,5 @@ def test_hostile_lab_fixture_serves_the_hostile_fleet(hostile_lab: Lab) -> None:
 def test_netns_lab_fixture_gives_a_scanner_namespace(netns_lab: Lab) -> None:
     assert netns_lab.segment is not None and netns_lab.segment.scanner is not None
     d = netns_lab.fleet.devices[0]
-    r = netns_lab.segment.run(netns_lab.segment.scanner, ["ip", "-o", "addr", "show", "eth0"])
+    r = netns_lab.run_in_scanner(["ip", "-o", "addr", "show", "eth0"])
     assert f"inet {netns_lab.segment.scanner.ip}/24 " in r.stdout and f"inet {d.ip}/" not in r.stdout
