@@ -68,3 +68,28 @@ def demo_lab() -> Iterator[Lab]:
     fleet = load_fleet("demo", network=f"127.78.{uuid.uuid4().int % 200 + 1}.0/24")
     with Lab(fleet) as lab:
         yield lab
+
+
+@pytest.fixture
+def hostile_lab() -> Iterator[Lab]:
+    """The hostile fleet (drip, endless headers, 50 MB body, XML bomb, ...) on loopback for one test."""
+    fleet = load_fleet("hostile", network=f"127.87.{uuid.uuid4().int % 200 + 1}.0/24")
+    with Lab(fleet) as lab:
+        yield lab
+
+
+@pytest.fixture
+def netns_lab() -> Iterator[Lab]:
+    """The mixed fleet in network namespaces (own MACs, multicast, mDNS); skipped without root.
+
+    Scan from ``lab.segment.scanner`` (``lab.segment.run(lab.segment.scanner, argv)``).
+    """
+    from camsweep.lab.netns import netns_available
+
+    reason = netns_available()
+    if reason:
+        pytest.skip(reason)
+    n = uuid.uuid4().int % 200 + 20
+    fleet = load_fleet("mixed", mode="netns", network=f"10.80.{n}.0/24")
+    with Lab(fleet, segment_prefix=f"cslab-{os.getpid()}-{n}") as lab:
+        yield lab

@@ -45,12 +45,15 @@ from camsweep.audit.technology import (
 )
 from db.models import ObservationRow, Site
 from db.repository import Inventory, ScanRecord, utcnow
+from fingerprints.evidence import Evidence
 from fingerprints.manufacturers import ManufacturerList, default_manufacturers, vocab_key
+from fingerprints.matcher import default_kb, match_evidence
 
 DEFAULT_MAX_AGE_DAYS = 90
 #: Evidence items quoted per device (the full record stays in the inventory).
 MAX_EVIDENCE_PER_DEVICE = 8
 MAX_EVIDENCE_CHARS = 160
+_NAMING_FIELDS = frozenset({"brand", "manufacturer", "model", "firmware"})
 UNPLACED = "cctv"
 #: Device ids per IN (...) query: old SQLite builds allow 999 bound parameters.
 ID_BATCH = 500
@@ -449,6 +452,8 @@ def _device_evidence(
                 .order_by(ObservationRow.id)
             )
         )
+        kb = default_kb()
+        candidates: dict[int, dict[str, int]] = defaultdict(dict)
         for device_id, scan_id, ev in rows:
             if device_id is None:
                 continue
@@ -458,8 +463,14 @@ def _device_evidence(
                     continue
                 key, value, source = (str(x) for x in item)
                 text = f"{key}={value[:MAX_EVIDENCE_CHARS]} ({source})"
-                if text not in evidence[device_id] and len(evidence[device_id]) < MAX_EVIDENCE_PER_DEVICE:
-                    evidence[device_id].append(text)
+                if text not in candidates[device_id]:
+                    # Quote first what named the maker or model, then what else a rule matched.
+                    m = match_evidence(Evidence(key, value, source), kb)
+                    names = m is not None and any(f in _NAMING_FIELDS for f, _ in m.sets)
+                    candidates[device_id][text] = 2 if names else 1 if m is not None else 0
+        for device_id, texts in candidates.items():
+            ranked = sorted(texts, key=lambda t: -texts[t])  # stable: best first, then in order seen
+            evidence[device_id] = ranked[:MAX_EVIDENCE_PER_DEVICE]
     return {k: sorted(v) for k, v in scans.items()}, dict(evidence)
 
 

@@ -19,9 +19,11 @@ from db.models import Device, Site
 from db.repository import Inventory, utcnow
 from fingerprints.manufacturers import ManufacturerList, default_manufacturers
 
+AUDIT_FLEET = Path(__file__).with_name("fleet.yaml")
+
 
 def audit_network() -> str:
-    """A /28 in the audit's loopback block (the demo fleet needs three addresses)."""
+    """A /28 in the audit's loopback block (the audit fleet needs three addresses)."""
     return f"127.{150 + uuid.uuid4().int % 10}.{uuid.uuid4().int % 250 + 1}.{16 * (uuid.uuid4().int % 16)}/28"
 
 
@@ -31,8 +33,8 @@ def lab_network(lab: Lab) -> str:
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    """The demo fleet (two Hikvision cameras and an nginx decoy) on a fresh audit address block."""
-    with Lab(load_fleet("demo", network=audit_network())) as running:
+    """The audit fleet (two Hikvision cameras and an nginx decoy) on a fresh audit address block."""
+    with Lab(load_fleet(str(AUDIT_FLEET), network=audit_network())) as running:
         yield running
 
 

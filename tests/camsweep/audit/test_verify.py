@@ -126,9 +126,11 @@ def test_correct_answers_have_no_contradiction(fleet_inventory: Inventory, lab: 
     lab_ips = {d.ip for d in lab.fleet.devices if d.personality.brand == "Hikvision"}
     assert lab_ips <= {d.ip for d in hik.devices}
     scanned_refs = [d for d in hik.devices if d.ip in lab_ips]
-    assert all(
-        d.scans and any(e.startswith("http.server=App-webs/") for e in d.evidence) for d in scanned_refs
-    )
+    # Each device is quoted with the scans that saw it and, first, the evidence that identified it.
+    identifying = ("http.server=App-webs/", "onvif.", "wsd.scope=", "tls.subject=", "http.api=", "rtsp.")
+    assert all(d.scans and d.evidence and d.evidence[0].startswith(identifying) for d in scanned_refs), [
+        d.evidence for d in scanned_refs
+    ]
     assert hik.scans and hik.scans[0].status == "completed"
     # Standalone drones: the one behind the newest firmware seen for its model is listed.
     [stale] = report.standalone_firmware
