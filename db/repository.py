@@ -345,7 +345,13 @@ class Inventory:
         if idn.endpoint:
             clauses.append(Device.onvif_endpoint == idn.endpoint)
         if clauses:
-            found = list(s.scalars(select(Device).where(Device.site_id == site_id, or_(*clauses))))
+            found = [
+                d
+                for d in s.scalars(select(Device).where(Device.site_id == site_id, or_(*clauses)))
+                # Two different MACs are two devices, whatever serial they claim
+                # (cloned or placeholder serials are common on OEM firmware).
+                if not (idn.mac and d.mac and d.mac != idn.mac)
+            ]
             if found:
 
                 def rank(d: Device) -> int:
