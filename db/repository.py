@@ -20,11 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import ColumnElement, Engine, create_engine, event, func, inspect, or_, select
+from sqlalchemy import ColumnElement, Engine, create_engine, event, func, inspect, or_, select, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -79,6 +75,10 @@ STALE_SCAN_AFTER = timedelta(minutes=15)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
+#: The newest Alembic revision under ``migrations/versions`` (a test checks they agree).
+#: Kept here so that opening an up-to-date inventory does not import Alembic at all.
+SCHEMA_HEAD = "0001"
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
@@ -99,7 +99,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def alembic_config(connection: Any | None = None) -> Config:
+def alembic_config(connection: Any | None = None) -> Any:
+    """An Alembic ``Config`` for the inventory's migrations (optionally on an open connection)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -145,23 +148,24 @@ class Inventory:
 
     def _upgrade(self) -> None:
         """``alembic upgrade head`` unless the database is already there."""
-        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
         with self._read_engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-            if current == head:
+            current = _schema_revision(conn)
+            if current == SCHEMA_HEAD:
                 return
             if current is None and inspect(conn).has_table("devices"):
                 raise StorageError(
                     f"inventory {self.safe_url} was created by a camsweep without migrations; "
                     "export it with that version and import it into a new database"
                 )
+        from alembic import command
+
         with self.engine.begin() as conn:
             # Two processes opening a new database at once: the second waits for the
             # first (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), then finds
             # the schema at head.
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242061)")
-            if MigrationContext.configure(conn).get_current_revision() != head:
+            if _schema_revision(conn) != SCHEMA_HEAD:
                 command.upgrade(alembic_config(conn), "head")
 
     @property
@@ -419,7 +423,12 @@ class Inventory:
             if device.identity_key.startswith("ip:") and idn.strong:
                 device.identity_key = idn.key
             self._update_connectivity(s, device, scan.id, via)
-        device.ip = report.ip
+        # A recorder's channel list names the camera's address behind the recorder;
+        # a direct sighting in the same scan is the better one to keep.
+        seen_directly_now = device.last_scan_id == scan.id and not device.via_recorder
+        if not (via and seen_directly_now):
+            device.ip = report.ip
+            device.via_recorder = via
         device.mac = idn.mac or device.mac
         device.onvif_endpoint = idn.endpoint or device.onvif_endpoint
         for name in ("brand", "manufacturer", "model", "firmware", "serial", "category"):
@@ -436,7 +445,6 @@ class Inventory:
             device.capabilities = caps
         if ident.supporting or not device.identification:
             device.identification = _identification_json(ident)
-        device.via_recorder = via if via else None if device.connectivity != "recorder-attached" else via
         device.last_seen = now
         device.last_scan_id = scan.id
         device.missed_scans = 0
@@ -990,6 +998,13 @@ class Inventory:
         with self._session(read=True) as s:
             scan = self._scan(s, scan_id)
             return _scan_record(scan, scan.site.name)
+
+
+def _schema_revision(conn: Any) -> str | None:
+    """The database's Alembic revision (None when it has no ``alembic_version`` table)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _scan_record(sc: Scan, site: str) -> ScanRecord:

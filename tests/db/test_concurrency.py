@@ -31,7 +31,7 @@ def _spawn(url: str, tag: int, hosts: int, *extra: str) -> subprocess.Popen[str]
 def test_two_processes_write_one_sqlite_file(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/inv.db"
     Inventory(url).close()  # both writers then open an existing, migrated file
-    hosts = 200
+    hosts = 120
     procs = [_spawn(url, tag, hosts) for tag in (1, 2)]
     for p in procs:
         out, errs = p.communicate(timeout=TIMEOUT_S)

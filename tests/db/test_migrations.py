@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from db.models import Base
-from db.repository import Inventory, alembic_config
+from db.repository import SCHEMA_HEAD, Inventory, alembic_config
 from fingerprints.errors import StorageError
 
 
@@ -16,6 +17,7 @@ def test_opening_upgrades_to_head_and_models_match_migrations(db_url: str) -> No
     Inventory(db_url).close()
     Inventory(db_url).close()  # a second open finds it at head and changes nothing
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head == SCHEMA_HEAD  # bump SCHEMA_HEAD with every new revision
     engine = sa.create_engine(db_url)
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -31,9 +33,5 @@ def test_a_database_made_without_migrations_is_refused_with_advice(tmp_path: obj
     engine = sa.create_engine(url)
     Base.metadata.create_all(engine)
     engine.dispose()
-    try:
+    with pytest.raises(StorageError, match="without migrations.*import it"):
         Inventory(url)
-    except StorageError as exc:
-        assert "without migrations" in str(exc) and "import it" in str(exc)
-    else:
-        raise AssertionError("a pre-migration database was opened")
