@@ -231,10 +231,13 @@ def import_file(
         return ImportResult(fmt, str(path), ids, scan_id)
 
 
-def annotate(db_url: str, device_id: int, actor: str = "", **fields: str | None) -> dict[str, list[Any]]:
-    """Set annotations (location, owner, dpia_ref, procurement_ref, category_override, notes);
-    rescans never overwrite them; every change is in the audit log."""
+def annotate(
+    db_url: str, device: int | str, actor: str = "", site: str | None = None, **fields: str | None
+) -> dict[str, list[Any]]:
+    """Set annotations (location, owner, dpia_ref, procurement_ref, category_override, notes) of a
+    device (by id, MAC or IP); rescans never overwrite them; every change is in the audit log."""
     with _open(db_url) as inv:
+        device_id = device if isinstance(device, int) else inv.resolve_device(device, site)
         return inv.annotate(device_id, actor=actor, **fields)
 
 

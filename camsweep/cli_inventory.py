@@ -313,8 +313,9 @@ def import_(
 
 
 def annotate(
-    device_id: Annotated[int, typer.Argument(help="Device id.")],
+    device: Annotated[str, typer.Argument(help="Device id, MAC or IP address.")],
     db: DbOption = None,
+    site: SiteOption = None,
     location: Annotated[Optional[str], typer.Option(help="Where it is.")] = None,
     owner: Annotated[Optional[str], typer.Option(help="Who is responsible for it.")] = None,
     dpia: Annotated[Optional[str], typer.Option(help="Data protection impact assessment reference.")] = None,
@@ -328,8 +329,9 @@ def annotate(
     try:
         changed = api.annotate(
             api.resolve_db_url(db),
-            device_id,
+            device,
             actor=_actor(actor),
+            site=site,
             location=location,
             owner=owner,
             dpia_ref=dpia,
@@ -340,12 +342,12 @@ def annotate(
     except CamsweepError as exc:
         raise _fail(exc) from exc
     if as_json:
-        _dump({"device": device_id, "changes": changed})
+        _dump({"device": device, "changes": changed})
         return
     if not changed:
-        _echo(f"device {device_id}: nothing changed")
+        _echo(f"device {device}: nothing changed")
     for name, (old, new) in changed.items():
-        _echo(f"device {device_id}: {name} {_fmt(old)} → {_fmt(new)}")
+        _echo(f"device {device}: {name} {_fmt(old)} → {_fmt(new)}")
 
 
 def reidentify(db: DbOption = None, actor: ActorOption = None, as_json: JsonOption = False) -> None:
