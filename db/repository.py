@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, create_engine, event, func, inspect, or_, select, text
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.history import DeviceState, changes
@@ -72,6 +72,9 @@ DEFAULT_MISSING_AFTER = 2
 #: A ``running`` scan written from another host whose heartbeat is older than
 #: this is taken as dead (on this host the writer's pid is checked instead).
 STALE_SCAN_AFTER = timedelta(minutes=15)
+
+#: Tries of one batch when a concurrent scan wins a race for the same new device.
+RECORD_ATTEMPTS = 3
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -327,14 +330,27 @@ class Inventory:
     def record_hosts(
         self, scan_id: int, items: Sequence[tuple[HostReport, Identification]], done: int | None = None
     ) -> list[int]:
-        """Store many hosts in one transaction (the batching writer's unit); device ids back."""
-        with self._session() as s:
-            scan = self._scan(s, scan_id)
-            ids = [self._record(s, scan, report, ident) for report, ident in items]
-            scan.heartbeat_at = utcnow()
-            if done is not None:
-                scan.addresses_done = done
-            return ids
+        """Store many hosts in one transaction (the batching writer's unit); device ids back.
+
+        Two scans of one site may create the same device at the same moment; the
+        loser's transaction fails on the unique identity (or, on PostgreSQL, a
+        deadlock between row locks) and is retried whole, finding the device.
+        """
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                with self._session() as s:
+                    scan = self._scan(s, scan_id)
+                    ids = [self._record(s, scan, report, ident) for report, ident in items]
+                    scan.heartbeat_at = utcnow()
+                    if done is not None:
+                        scan.addresses_done = done
+                    return ids
+            except StorageError as exc:
+                if attempt == RECORD_ATTEMPTS or not isinstance(
+                    exc.__cause__, IntegrityError | OperationalError
+                ):
+                    raise
+        raise AssertionError("unreachable")
 
     def _find_device(self, s: Session, site_id: int, idn: Identity) -> Device | None:
         """The device with any of these identities in this site, strongest identity first."""
@@ -349,9 +365,12 @@ class Inventory:
         if idn.endpoint:
             clauses.append(Device.onvif_endpoint == idn.endpoint)
         if clauses:
+            # FOR UPDATE (PostgreSQL; SQLite's writer lock already serialises): a
+            # concurrent scan updating this device waits, and we read its result.
+            q = select(Device).where(Device.site_id == site_id, or_(*clauses)).with_for_update()
             found = [
                 d
-                for d in s.scalars(select(Device).where(Device.site_id == site_id, or_(*clauses)))
+                for d in s.scalars(q)
                 # Two different MACs are two devices, whatever serial they claim
                 # (cloned or placeholder serials are common on OEM firmware).
                 if not (idn.mac and d.mac and d.mac != idn.mac)
@@ -370,7 +389,9 @@ class Inventory:
             # A device known only by its address is adopted by the first strong identity
             # seen there: an address was never a strong identity to begin with.
             return s.scalar(
-                select(Device).where(Device.site_id == site_id, Device.identity_key == f"ip:{idn.ip}")
+                select(Device)
+                .where(Device.site_id == site_id, Device.identity_key == f"ip:{idn.ip}")
+                .with_for_update()
             )
         return None
 
