@@ -205,11 +205,11 @@ def import_file(
     if fmt not in IMPORT_FORMATS:
         raise ConfigError(f"import format {fmt!r} is not one of: {', '.join(IMPORT_FORMATS)}")
     if fmt == "standalone-csv":
-        units = imports.parse_standalone_csv(path)
-        if site != DEFAULT_SITE:
-            units = [replace(u, site=site) if u.site == DEFAULT_SITE else u for u in units]
+        rows = imports.parse_standalone_csv(path)
+        units = [replace(u, site=site) if u.site == DEFAULT_SITE else u for _, u in rows]
         with _open(db_url) as inv:
-            return ImportResult(fmt, str(path), inv.register_many(units, actor=actor, source=str(path)))
+            ids = inv.register_many(units, actor=actor, source=str(path), labels=[where for where, _ in rows])
+            return ImportResult(fmt, str(path), ids)
     if fmt == "json":
         records = imports.parse_inventory_json(path)
         with _open(db_url) as inv:

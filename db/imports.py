@@ -19,7 +19,7 @@ from typing import Any
 
 from lxml import etree
 
-from db.identity import normalise_mac
+from db.identity import Identity, normalise_mac
 from db.records import CONNECTIVITY, DeviceRecord, StandaloneUnit
 from fingerprints.errors import ConfigError, ImportFileError
 from fingerprints.evidence import MAX_RAW_BYTES, HostReport, Observation, Status
@@ -90,7 +90,8 @@ def standalone_unit(values: dict[str, str | None]) -> StandaloneUnit:
     return unit
 
 
-def parse_standalone_csv(path: Path) -> list[StandaloneUnit]:
+def parse_standalone_csv(path: Path) -> list[tuple[str, StandaloneUnit]]:
+    """``(file:line, unit)`` for every row; a unit listed twice in the file is refused here."""
     text = _text(path)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = reader.fieldnames or []
@@ -103,15 +104,21 @@ def parse_standalone_csv(path: Path) -> list[StandaloneUnit]:
         raise ImportFileError(
             f"{path}:1: field {unknown[0]!r}: unknown column (known: {', '.join(STANDALONE_COLUMNS)})"
         )
-    units = []
+    units: list[tuple[str, StandaloneUnit]] = []
+    first_line: dict[str, int] = {}
     for row in reader:
         line = reader.line_num
         if None in row:
             raise ImportFileError(f"{path}:{line}: more cells than header columns")
         try:
-            units.append(standalone_unit({k.strip(): v for k, v in row.items()}))
+            unit = standalone_unit({k.strip(): v for k, v in row.items()})
         except ConfigError as exc:
             raise ImportFileError(f"{path}:{line}: {exc}") from exc
+        key = f"{unit.site}/{Identity(unit.mac, unit.manufacturer, unit.serial, unit.onvif_endpoint, unit.ip).key}"
+        if key in first_line:
+            raise ImportFileError(f"{path}:{line}: same unit as line {first_line[key]} ({key})")
+        first_line[key] = line
+        units.append((f"{path}:{line}", unit))
     if not units:
         raise ImportFileError(f"{path}: no units after the header")
     return units

@@ -49,7 +49,7 @@ from db.records import (
     SightingRecord,
     StandaloneUnit,
 )
-from fingerprints.errors import ConfigError, NotFoundError, StorageError
+from fingerprints.errors import ConfigError, ImportFileError, NotFoundError, StorageError
 from fingerprints.evidence import Evidence, HostReport, Identification, Observation, Status
 
 __all__ = [
@@ -575,10 +575,26 @@ class Inventory:
         """Declare a unit standalone; one already observed on a network becomes a conflict."""
         return self.register_many([unit], actor=actor)[0]
 
-    def register_many(self, units: Sequence[StandaloneUnit], actor: str = "", source: str = "") -> list[int]:
-        """Register several units in one transaction: all of them, or none."""
+    def register_many(
+        self,
+        units: Sequence[StandaloneUnit],
+        actor: str = "",
+        source: str = "",
+        labels: Sequence[str] | None = None,
+    ) -> list[int]:
+        """Register several units in one transaction: all of them, or none.
+
+        ``labels`` (``file:line`` of each unit) prefix an error, as ImportFileError.
+        """
         with self._session() as s:
-            ids = [self._register(s, u) for u in units]
+            ids = []
+            for i, unit in enumerate(units):
+                try:
+                    ids.append(self._register(s, unit))
+                except ConfigError as exc:
+                    if labels is None:
+                        raise
+                    raise ImportFileError(f"{labels[i]}: {exc}") from exc
             s.add(
                 AuditLogEntry(
                     at=utcnow(),

@@ -68,6 +68,25 @@ def test_a_bad_csv_row_names_file_line_field_and_imports_nothing(
     inv.close()
 
 
+def test_a_unit_twice_or_already_registered_is_refused_with_its_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/inv.db"
+    lines = CSV_GOOD.splitlines()
+    twice = tmp_path / "twice.csv"
+    twice.write_text("\n".join([lines[0], lines[1], lines[2], lines[1]]) + "\n", encoding="utf-8")
+    with pytest.raises(ImportFileError, match=r"twice.csv:4: same unit as line 2"):
+        api.import_file(url, twice, "standalone-csv")
+    once = tmp_path / "once.csv"
+    once.write_text("\n".join([lines[0], lines[2]]) + "\n", encoding="utf-8")
+    api.import_file(url, once, "standalone-csv")
+    with pytest.raises(ImportFileError, match=r"units.csv:3: device \d+ .* already registered standalone"):
+        path = tmp_path / "units.csv"
+        path.write_text(CSV_GOOD, encoding="utf-8")
+        api.import_file(url, path, "standalone-csv")
+    inv = Inventory(url)
+    assert len(inv.devices()) == 1  # the new unit on line 2 was not half-imported
+    inv.close()
+
+
 def test_unknown_column_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "units.csv"
     path.write_text("mac,colour\n44:19:b6:00:00:10,red\n", encoding="utf-8")
