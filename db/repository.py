@@ -302,17 +302,25 @@ class Inventory:
         """Mark ``running`` scans whose writer is gone (killed, crashed) as ``interrupted``."""
         here = socket.gethostname()
         now = utcnow()
-        dead: list[int] = []
-        with self._session() as s:
-            for scan in s.scalars(select(Scan).where(Scan.status == "running")):
-                if scan.host == here and scan.pid is not None:
-                    is_dead = not _pid_alive(scan.pid)
-                else:
-                    is_dead = scan.heartbeat_at is None or now - scan.heartbeat_at > STALE_SCAN_AFTER
-                if is_dead:
+        # Look first with a read transaction: opening an inventory (web UI, every CLI
+        # command) must not queue behind a scan that is writing.
+        with self._session(read=True) as s:
+            running = s.execute(
+                select(Scan.id, Scan.host, Scan.pid, Scan.heartbeat_at).where(Scan.status == "running")
+            ).all()
+        dead = []
+        for scan_id, host, pid, heartbeat_at in running:
+            if host == here and pid is not None:
+                is_dead = not _pid_alive(pid)
+            else:
+                is_dead = heartbeat_at is None or now - heartbeat_at > STALE_SCAN_AFTER
+            if is_dead:
+                dead.append(scan_id)
+        if dead:
+            with self._session() as s:
+                for scan in s.scalars(select(Scan).where(Scan.id.in_(dead), Scan.status == "running")):
                     scan.status = "interrupted"
                     scan.finished_at = scan.heartbeat_at or now
-                    dead.append(scan.id)
         return dead
 
     def _scan(self, s: Session, scan_id: int) -> Scan:

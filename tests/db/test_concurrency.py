@@ -76,3 +76,24 @@ def test_killed_scan_keeps_committed_batches_and_is_marked_interrupted(db_url: s
     inv.close()
     listed = run_cli("scans", "--db", db_url, "--json")
     assert '"status": "interrupted"' in listed.stdout
+
+
+def test_scan_from_another_host_is_dead_only_when_its_heartbeat_is_stale(db_url: str) -> None:
+    from datetime import timedelta
+
+    from db.repository import STALE_SCAN_AFTER, utcnow
+
+    inv = Inventory(db_url)
+    fresh, stale = inv.begin_scan(["10.0.0.1"]), inv.begin_scan(["10.0.0.2"])
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE scans SET host = 'scanner-2', pid = 1"))
+        conn.execute(
+            sa.text("UPDATE scans SET heartbeat_at = :t WHERE id = :id"),
+            {"t": utcnow() - STALE_SCAN_AFTER - timedelta(minutes=1), "id": stale},
+        )
+    engine.dispose()
+    inv.close()
+    inv = Inventory(db_url)
+    assert (inv.get_scan(fresh).status, inv.get_scan(stale).status) == ("running", "interrupted")
+    inv.close()
