@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, create_engine, event, func, inspect, or_, select, text
+from sqlalchemy import ColumnElement, Engine, create_engine, event, func, insert, inspect, or_, select, text
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -90,6 +90,32 @@ def utcnow() -> datetime:
 def _observation_hash(row: dict[str, Any]) -> str:
     blob = json.dumps(row, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+def _observation_row(
+    scan_id: int, device_id: int, obs: Observation, mac: str | None, via: str | None, now: datetime
+) -> dict[str, Any]:
+    """One ``observations`` row; ``sha256`` covers everything the probe reported."""
+    evidence = [[e.key, e.value, e.source] for e in obs.evidence]
+    hashed = {
+        "scan_id": scan_id,
+        "ip": obs.ip,
+        "port": obs.port,
+        "probe": obs.probe,
+        "status": obs.status.value,
+        "evidence": evidence,
+        "raw": obs.raw.hex(),
+        "detail": obs.detail,
+        "mac": mac,
+        "via_recorder": via,
+    }
+    return {
+        **hashed,
+        "raw": obs.raw,
+        "device_id": device_id,
+        "sha256": _observation_hash(hashed),
+        "observed_at": now,
+    }
 
 
 def _pid_alive(pid: int) -> bool:
@@ -348,7 +374,9 @@ class Inventory:
             try:
                 with self._session() as s:
                     scan = self._scan(s, scan_id)
-                    ids = [self._record(s, scan, report, ident) for report, ident in items]
+                    obs_rows: list[dict[str, Any]] = []
+                    ids = [self._record(s, scan, report, ident, obs_rows) for report, ident in items]
+                    self._insert_observations(s, obs_rows)
                     scan.heartbeat_at = utcnow()
                     if done is not None:
                         scan.addresses_done = done
@@ -403,7 +431,15 @@ class Inventory:
             )
         return None
 
-    def _record(self, s: Session, scan: Scan, report: HostReport, ident: Identification) -> int:
+    def _record(
+        self,
+        s: Session,
+        scan: Scan,
+        report: HostReport,
+        ident: Identification,
+        obs_rows: list[dict[str, Any]],
+    ) -> int:
+        """Update or create the device of one host; its observations are appended to ``obs_rows``."""
         now = utcnow()
         idn = identity_of(report, ident)
         caps = capabilities_of(report, ident)
@@ -454,7 +490,8 @@ class Inventory:
             self._update_connectivity(s, device, scan.id, via)
         # A recorder's channel list names the camera's address behind the recorder;
         # a direct sighting in the same scan is the better one to keep.
-        seen_directly_now = device.last_scan_id == scan.id and not device.via_recorder
+        seen_before_in_scan = device.last_scan_id == scan.id
+        seen_directly_now = seen_before_in_scan and not device.via_recorder
         if not (via and seen_directly_now):
             device.ip = report.ip
             device.via_recorder = via
@@ -477,10 +514,17 @@ class Inventory:
         device.last_seen = now
         device.last_scan_id = scan.id
         device.missed_scans = 0
-        self._sighting(s, scan.id, device, caps, via, now)
-        for obs in report.observations:
-            self._observation(s, scan.id, device.id, obs, idn.mac, via, now)
+        self._sighting(s, scan.id, device, caps, via, now, seen_before_in_scan)
+        obs_rows.extend(
+            _observation_row(scan.id, device.id, obs, idn.mac, via, now) for obs in report.observations
+        )
         return device.id
+
+    def _insert_observations(self, s: Session, rows: list[dict[str, Any]]) -> None:
+        # One executemany for the whole batch: observations are append-only and
+        # need none of the ORM's bookkeeping.
+        if rows:
+            s.execute(insert(ObservationRow), rows)
 
     def _update_connectivity(self, s: Session, device: Device, scan_id: int, via: str | None) -> None:
         before = device.connectivity
@@ -506,9 +550,20 @@ class Inventory:
             self._event(s, device, scan_id, "returned", "answering again", {"from": before, "to": after})
 
     def _sighting(
-        self, s: Session, scan_id: int, device: Device, caps: list[str], via: str | None, now: datetime
+        self,
+        s: Session,
+        scan_id: int,
+        device: Device,
+        caps: list[str],
+        via: str | None,
+        now: datetime,
+        seen_before_in_scan: bool,
     ) -> None:
-        row = s.scalar(select(Sighting).where(Sighting.scan_id == scan_id, Sighting.device_id == device.id))
+        row = None
+        if seen_before_in_scan:  # rare: listed by a recorder and seen directly, or twice
+            row = s.scalar(
+                select(Sighting).where(Sighting.scan_id == scan_id, Sighting.device_id == device.id)
+            )
         if row is None:
             row = Sighting(scan_id=scan_id, device_id=device.id, seen_at=now)
             s.add(row)
@@ -519,48 +574,6 @@ class Inventory:
         row.firmware, row.category = device.firmware, device.category
         row.capabilities = list(caps or device.capabilities or [])
         row.via_recorder = via
-        s.flush()
-
-    def _observation(
-        self,
-        s: Session,
-        scan_id: int,
-        device_id: int,
-        obs: Observation,
-        mac: str | None,
-        via: str | None,
-        now: datetime,
-    ) -> None:
-        evidence = [[e.key, e.value, e.source] for e in obs.evidence]
-        row = {
-            "scan_id": scan_id,
-            "ip": obs.ip,
-            "port": obs.port,
-            "probe": obs.probe,
-            "status": obs.status.value,
-            "evidence": evidence,
-            "raw": obs.raw.hex(),
-            "detail": obs.detail,
-            "mac": mac,
-            "via_recorder": via,
-        }
-        s.add(
-            ObservationRow(
-                scan_id=scan_id,
-                device_id=device_id,
-                ip=obs.ip,
-                port=obs.port,
-                probe=obs.probe,
-                status=obs.status.value,
-                evidence=evidence,
-                raw=obs.raw,
-                detail=obs.detail,
-                mac=mac,
-                via_recorder=via,
-                sha256=_observation_hash(row),
-                observed_at=now,
-            )
-        )
 
     def _event(
         self,
@@ -716,7 +729,9 @@ class Inventory:
                 None,
                 started_at=started_at,
             )
-            ids = [self._record(s, scan, report, ident) for report, ident in items]
+            obs_rows: list[dict[str, Any]] = []
+            ids = [self._record(s, scan, report, ident, obs_rows) for report, ident in items]
+            self._insert_observations(s, obs_rows)
             scan.status = "completed"
             scan.finished_at = utcnow()
             scan.addresses_done = len(items)
