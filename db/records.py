@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 #: The connectivity vocabulary (the 2022 survey's question: networked or standalone?).
@@ -25,6 +25,11 @@ EVENT_KINDS = (
 
 #: Annotation fields: an operator's, never overwritten by a rescan.
 ANNOTATION_FIELDS = ("location", "owner", "dpia_ref", "procurement_ref", "category_override", "notes")
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, naive: how the inventory stores every timestamp (same on both backends)."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _iso(v: Any) -> Any:
