@@ -7,16 +7,23 @@ record.  Front ends only render what these return.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
+import fingerprints as fingerprints_pkg
 from camsweep import __version__
 from camsweep.audit.chain import ChainReport, seal_scan, verify_chain
 from camsweep.audit.report import AuditReport
+from db import imports
+from db.records import DeviceDetail, ReidentifyChange, ScanDiff, ScanRecord, StandaloneUnit
 from db.repository import DEFAULT_SITE, DeviceRecord, Inventory
+from db.writer import ScanWriter
 from fingerprints.errors import ConfigError
 from fingerprints.evidence import EVIDENCE_KEYS, Evidence, HostReport, Identification
 from fingerprints.matcher import KnowledgeBase, default_kb, identify
@@ -86,11 +93,21 @@ async def scan_async(
         operator=request.operator,
         total=total,
         tool_version=__version__,
+        fingerprint_version=fingerprint_data_version(),
+        ranges=[[str(s.first), str(s.last)] for s in specs],
     )
     progress = Progress(total=total)
     outcome = ScanOutcome(scan_id, "running", total, 0)
     engine = Engine(ports=request.ports, limits=request.limits, credentials=request.credentials)
     scope = request.scope
+    # One batching writer per scan: hosts are committed in batches, so a killed
+    # scan keeps every committed batch and is later marked interrupted.
+    writer = ScanWriter(inventory, scan_id)
+
+    def progressed(p: Progress) -> None:
+        writer.tick(p.done)
+        if on_progress:
+            on_progress(p)
 
     def in_scope(ip: str) -> bool:
         """Discovery replies count only for addresses this scan was asked to look at."""
@@ -106,9 +123,9 @@ async def scan_async(
         found = await discover(specs, request.discovery, in_scope)
         outcome.warnings.extend(found.warnings)
         addresses = iter_addresses(specs, request.scope)
-        async for report in engine.scan(addresses, progress, on_progress, discovered=found.hosts):
+        async for report in engine.scan(addresses, progress, progressed, discovered=found.hosts):
             ident = identify(report.evidence, kb)
-            inventory.record_host(scan_id, report, ident)
+            writer.add(report, ident, done=progress.done)
             outcome.devices.append((report, ident))
         outcome.status = "completed"
     except ScanDeadlineExceeded:
@@ -120,8 +137,11 @@ async def scan_async(
         if outcome.status == "running":
             outcome.status = "interrupted"
         outcome.responsive = progress.responsive
-        inventory.finish_scan(scan_id, outcome.status, done=progress.done)
-        seal_scan(inventory, scan_id)  # tamper-evident evidence: chain this scan's observations
+        try:
+            writer.close()
+        finally:
+            inventory.finish_scan(scan_id, outcome.status, done=progress.done)
+            seal_scan(inventory, scan_id)  # tamper-evident evidence: chain this scan's observations
     return outcome
 
 
@@ -232,3 +252,119 @@ def audit_verify_chain(db_url: str) -> ChainReport:
         return verify_chain(inventory)
     finally:
         inventory.close()
+
+
+# -- the inventory: history, diffs, standalone units, imports, annotations --------------
+
+IMPORT_FORMATS = ("standalone-csv", "json", "nmap-xml")
+
+
+def fingerprint_data_version() -> str:
+    """A short digest of the packaged fingerprint data files: which knowledge identified a device."""
+    data = Path(fingerprints_pkg.__file__).parent / "data"
+    digest = hashlib.sha256()
+    for path in sorted(data.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(data).as_posix().encode() + b"\0" + path.read_bytes())
+    return "sha256:" + digest.hexdigest()[:12]
+
+
+@contextmanager
+def _open(db_url: str) -> Iterator[Inventory]:
+    inventory = Inventory(db_url)
+    try:
+        yield inventory
+    finally:
+        inventory.close()
+
+
+def list_scans(db_url: str) -> list[ScanRecord]:
+    with _open(db_url) as inv:
+        return inv.scans()
+
+
+def diff_scans(db_url: str, a: int, b: int) -> ScanDiff:
+    """New, gone and changed devices between scans ``a`` and ``b`` (``.new``, ``.gone``, ``.changed``)."""
+    with _open(db_url) as inv:
+        return inv.diff_scans(a, b)
+
+
+def device_detail(db_url: str, device: int | str, site: str | None = None) -> DeviceDetail:
+    """One device (by id, MAC or IP): identification with its evidence, sightings per scan,
+    events, annotations."""
+    with _open(db_url) as inv:
+        device_id = device if isinstance(device, int) else inv.resolve_device(device, site)
+        return inv.device_detail(device_id)
+
+
+def register_standalone(db_url: str, unit: StandaloneUnit, actor: str = "") -> DeviceRecord:
+    """Declare a standalone unit; one already observed on a network becomes a ``conflict``."""
+    with _open(db_url) as inv:
+        return inv.get_device(inv.register_standalone(unit, actor=actor))
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    fmt: str
+    path: str
+    devices: list[int]
+    scan_id: int | None = None
+
+
+def import_file(
+    db_url: str,
+    path: Path,
+    fmt: str,
+    site: str = DEFAULT_SITE,
+    actor: str = "",
+    kb: KnowledgeBase | None = None,
+) -> ImportResult:
+    """Import a file, all or nothing: the whole file is parsed and checked before one transaction.
+
+    ``standalone-csv`` registers standalone units; ``json`` reads the inventory's own
+    export; ``nmap-xml`` becomes a completed scan of ``site``, identified by our fingerprints.
+    """
+    if fmt not in IMPORT_FORMATS:
+        raise ConfigError(f"import format {fmt!r} is not one of: {', '.join(IMPORT_FORMATS)}")
+    if fmt == "standalone-csv":
+        rows = imports.parse_standalone_csv(path)
+        units = [replace(u, site=site) if u.site == DEFAULT_SITE else u for _, u in rows]
+        with _open(db_url) as inv:
+            ids = inv.register_many(units, actor=actor, source=str(path), labels=[where for where, _ in rows])
+            return ImportResult(fmt, str(path), ids)
+    if fmt == "json":
+        records = imports.parse_inventory_json(path)
+        with _open(db_url) as inv:
+            return ImportResult(fmt, str(path), inv.import_records(records, actor=actor, source=str(path)))
+    run = imports.parse_nmap_xml(path)
+    kb = kb or default_kb()
+    items = [(r, identify(r.evidence, kb)) for r in run.reports]
+    with _open(db_url) as inv:
+        scan_id, ids = inv.import_scan(
+            items,
+            run.targets,
+            site=site,
+            operator=actor,
+            tool_version=f"nmap {run.version}".strip(),
+            fingerprint_version=fingerprint_data_version(),
+            started_at=run.started_at,
+            source=str(path),
+        )
+        return ImportResult(fmt, str(path), ids, scan_id)
+
+
+def annotate(
+    db_url: str, device: int | str, actor: str = "", site: str | None = None, **fields: str | None
+) -> dict[str, list[Any]]:
+    """Set annotations (location, owner, dpia_ref, procurement_ref, category_override, notes) of a
+    device (by id, MAC or IP); rescans never overwrite them; every change is in the audit log."""
+    with _open(db_url) as inv:
+        device_id = device if isinstance(device, int) else inv.resolve_device(device, site)
+        return inv.annotate(device_id, actor=actor, **fields)
+
+
+def reidentify(db_url: str, actor: str = "", kb: KnowledgeBase | None = None) -> list[ReidentifyChange]:
+    """Re-run the matcher over stored observations (no rescan); changes become events."""
+    kb = kb or default_kb()
+    with _open(db_url) as inv:
+        return inv.reidentify(lambda ev: identify(ev, kb), actor=actor, version=fingerprint_data_version())

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from camsweep import __version__, api, cli_audit, cli_fingerprints, cli_lab
+from camsweep import __version__, api, cli_audit, cli_fingerprints, cli_inventory, cli_lab
 from camsweep.exports import export_record, to_csv, to_json
 from fingerprints.errors import CamsweepError
 from scanner.credentials import load_credentials
@@ -326,7 +326,7 @@ def version() -> None:
 
 # Command groups that live in their own modules register themselves here, one line each:
 # each module defines ``register(app: typer.Typer) -> None``.
-_COMMAND_MODULES: tuple[ModuleType, ...] = (cli_fingerprints, cli_audit, cli_lab)
+_COMMAND_MODULES: tuple[ModuleType, ...] = (cli_fingerprints, cli_audit, cli_lab, cli_inventory)
 for _module in _COMMAND_MODULES:
     _module.register(app)
 

@@ -1,5 +1,33 @@
-"""The asset inventory: SQLAlchemy models, a repository returning plain objects."""
+"""The asset inventory: SQLAlchemy models, Alembic migrations, a repository returning plain objects."""
 
-from db.repository import AuditEntry, DeviceFilter, DeviceRecord, Inventory, ScanRecord
+from db.records import (
+    AuditEntry,
+    DeviceChange,
+    DeviceDetail,
+    DeviceFilter,
+    DeviceRecord,
+    EventRecord,
+    ReidentifyChange,
+    ScanDiff,
+    ScanRecord,
+    SightingRecord,
+    StandaloneUnit,
+)
+from db.repository import Inventory
+from db.writer import ScanWriter
 
-__all__ = ["AuditEntry", "DeviceFilter", "DeviceRecord", "Inventory", "ScanRecord"]
+__all__ = [
+    "AuditEntry",
+    "DeviceChange",
+    "DeviceDetail",
+    "DeviceFilter",
+    "DeviceRecord",
+    "EventRecord",
+    "Inventory",
+    "ReidentifyChange",
+    "ScanDiff",
+    "ScanRecord",
+    "ScanWriter",
+    "SightingRecord",
+    "StandaloneUnit",
+]

@@ -2,8 +2,14 @@
 
 Raw *observations* (append-only, what was seen) are kept apart from *devices*
 (derived state, what we concluded), so identification can be re-run when the
-fingerprints improve (STYLE.md §9).  A naming convention for constraints keeps
-migrations identical on SQLite and PostgreSQL.
+fingerprints improve (STYLE.md §9).  *Sightings* (one row per device per scan)
+and *events* (new, gone, moved, firmware, capabilities, identification) are
+append-only too: together they are a device's history.  A naming convention
+for constraints keeps migrations identical on SQLite and PostgreSQL.
+
+The schema is owned by Alembic (``db/migrations``): change a model, then add a
+revision (``alembic -c db/alembic.ini revision --autogenerate``); the test
+suite checks that models and migrations agree on both backends.
 """
 
 from __future__ import annotations
@@ -38,16 +44,25 @@ class Site(Base):
 class Scan(Base):
     __tablename__ = "scans"
     id: Mapped[int] = mapped_column(primary_key=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
     targets: Mapped[list] = mapped_column(default=list)
+    #: The address ranges the targets expand to, ``[[first, last], ...]``: what
+    #: the scan covered, so a device that did not answer can be called missing.
+    ranges: Mapped[list] = mapped_column(default=list)
     operator: Mapped[str] = mapped_column(String(128), default="")
-    tool_version: Mapped[str] = mapped_column(String(32), default="")
+    tool_version: Mapped[str] = mapped_column(String(64), default="")
     fingerprint_version: Mapped[str] = mapped_column(String(64), default="")
+    #: running, completed, interrupted, deadline, imported
     status: Mapped[str] = mapped_column(String(16), default="running")
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     addresses_total: Mapped[int] = mapped_column(default=0)
     addresses_done: Mapped[int] = mapped_column(default=0)
+    #: Who is writing this scan: a ``running`` scan whose process is gone (same
+    #: host, pid not alive) or whose heartbeat is stale was killed, not running.
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int | None]
+    heartbeat_at: Mapped[datetime | None]
     site: Mapped[Site] = relationship()
 
 
@@ -55,10 +70,12 @@ class Device(Base):
     __tablename__ = "devices"
     __table_args__ = (UniqueConstraint("site_id", "identity_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    #: mac:..., serial:maker:..., endpoint:urn:uuid:..., ip:... (weakest last).
     identity_key: Mapped[str] = mapped_column(String(255))
     ip: Mapped[str | None] = mapped_column(String(64))
-    mac: Mapped[str | None] = mapped_column(String(17))
+    mac: Mapped[str | None] = mapped_column(String(17), index=True)
+    onvif_endpoint: Mapped[str | None] = mapped_column(String(255))
     brand: Mapped[str | None] = mapped_column(String(128))
     manufacturer: Mapped[str | None] = mapped_column(String(128))
     model: Mapped[str | None] = mapped_column(String(128))
@@ -69,11 +86,28 @@ class Device(Base):
     confidence: Mapped[float] = mapped_column(default=0.0)
     policy_flags: Mapped[list] = mapped_column(default=list)
     advisories: Mapped[list] = mapped_column(default=list)
+    capabilities: Mapped[list] = mapped_column(default=list)
+    #: The matcher's reasons: explanation, supporting and contradicting matches.
     identification: Mapped[dict] = mapped_column(default=dict)
+    #: networked, recorder-attached, standalone, conflict, missing
     connectivity: Mapped[str] = mapped_column(String(24), default="networked")
+    via_recorder: Mapped[str | None] = mapped_column(String(64))
     first_seen: Mapped[datetime | None]
     last_seen: Mapped[datetime | None]
     last_scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"))
+    #: Completed scans covering this device's address that did not see it.
+    missed_scans: Mapped[int] = mapped_column(default=0)
+    # What an operator declared (standalone units) ...
+    declared_standalone: Mapped[bool] = mapped_column(default=False)
+    declared_at: Mapped[datetime | None]
+    firmware_updated: Mapped[str | None] = mapped_column(String(32))
+    # ... and annotations, which no rescan overwrites.
+    location: Mapped[str | None] = mapped_column(String(255))
+    owner: Mapped[str | None] = mapped_column(String(255))
+    dpia_ref: Mapped[str | None] = mapped_column(String(128))
+    procurement_ref: Mapped[str | None] = mapped_column(String(128))
+    category_override: Mapped[str | None] = mapped_column(String(64))
+    notes: Mapped[str | None] = mapped_column(Text)
     site: Mapped[Site] = relationship()
 
 
@@ -92,8 +126,42 @@ class ObservationRow(Base):
     evidence: Mapped[list] = mapped_column(default=list)
     raw: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     detail: Mapped[str] = mapped_column(Text, default="")
+    mac: Mapped[str | None] = mapped_column(String(17))
+    via_recorder: Mapped[str | None] = mapped_column(String(64))
     sha256: Mapped[str] = mapped_column(String(64))
     observed_at: Mapped[datetime]
+
+
+class Sighting(Base):
+    """Append-only: what one scan concluded about one device (for diffs and history)."""
+
+    __tablename__ = "sightings"
+    __table_args__ = (UniqueConstraint("scan_id", "device_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"))
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    brand: Mapped[str | None] = mapped_column(String(128))
+    manufacturer: Mapped[str | None] = mapped_column(String(128))
+    model: Mapped[str | None] = mapped_column(String(128))
+    firmware: Mapped[str | None] = mapped_column(String(128))
+    category: Mapped[str | None] = mapped_column(String(64))
+    capabilities: Mapped[list] = mapped_column(default=list)
+    via_recorder: Mapped[str | None] = mapped_column(String(64))
+    seen_at: Mapped[datetime]
+
+
+class DeviceEvent(Base):
+    """Append-only: something that happened to a device (new, gone, moved, firmware ...)."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict] = mapped_column(default=dict)
 
 
 class AuditLogEntry(Base):
@@ -105,3 +173,40 @@ class AuditLogEntry(Base):
     actor: Mapped[str] = mapped_column(String(128), default="")
     action: Mapped[str] = mapped_column(String(64), index=True)
     detail: Mapped[dict] = mapped_column(default=dict)
+
+
+# -- evidence integrity (camsweep.audit.chain seals each finished scan) ------------
+
+
+class ScanSeal(Base):
+    """One link of a site's chain of scans, written when the scan finished.
+
+    ``seq`` orders the seals of all sites; ``prev_link`` is unique per site,
+    so two scans of one site sealed at once cannot both extend the same link.
+    """
+
+    __tablename__ = "audit_scan_seals"
+    __table_args__ = (UniqueConstraint("site_id", "prev_link", name="uq_audit_scan_seals_site_prev"),)
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    scan_id: Mapped[int] = mapped_column(unique=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    prev_link: Mapped[str] = mapped_column(String(64))
+    observations_head: Mapped[str] = mapped_column(String(64))
+    observation_count: Mapped[int]
+    link: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[datetime]
+
+
+class ObservationSeal(Base):
+    """Each observation's content hash and chain link at seal time.
+
+    The head alone proves *that* a scan changed; these say *which* row was
+    modified, deleted or inserted.
+    """
+
+    __tablename__ = "audit_observation_seals"
+    __table_args__ = (Index("ix_audit_observation_seals_scan", "scan_id"),)
+    observation_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    scan_id: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    link: Mapped[str] = mapped_column(String(64))

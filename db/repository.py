@@ -1,138 +1,81 @@
 """The inventory's repository: callers get plain objects, never sessions.
 
-The URL picks the backend: ``sqlite:///path`` (default; WAL, one writer) or
-``postgresql+psycopg://...``.  SQLAlchemy errors are translated to
-:class:`StorageError` at this boundary.
+The URL picks the backend: ``sqlite:///path`` (default; WAL, one writer, many
+readers, busy timeout) or ``postgresql+psycopg://...``.  Opening an inventory
+upgrades its schema to the newest Alembic revision and marks scans left
+``running`` by a dead process as ``interrupted``.  SQLAlchemy errors are
+translated to :class:`StorageError` at this boundary.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+import os
+import socket
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy import ColumnElement, Engine, create_engine, event, func, insert, inspect, or_, select, text
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import AuditLogEntry, Base, Device, ObservationRow, Scan, Site
-from fingerprints.errors import NotFoundError, StorageError
-from fingerprints.evidence import Evidence, HostReport, Identification, Observation, Status
+from db.history import DeviceState, changes
+from db.identity import (
+    Identity,
+    capabilities_of,
+    covers,
+    identity_key,
+    identity_of,
+    target_ranges,
+)
+from db.models import AuditLogEntry, Device, DeviceEvent, ObservationRow, Scan, Sighting, Site
+from db.reads import InventoryReads
+from db.records import (
+    ANNOTATION_FIELDS,
+    AuditEntry,
+    DeviceFilter,
+    DeviceRecord,
+    ReidentifyChange,
+    ScanRecord,
+    StandaloneUnit,
+    utcnow,
+)
+from fingerprints.errors import ConfigError, ImportFileError, NotFoundError, StorageError
+from fingerprints.evidence import Evidence, HostReport, Identification, Observation
+
+__all__ = [
+    "DEFAULT_SITE",
+    "AuditEntry",
+    "DeviceFilter",
+    "DeviceRecord",
+    "Inventory",
+    "ScanRecord",
+    "identity_key",
+]
 
 DEFAULT_SITE = "default"
 
+#: A networked device not seen by this many completed scans covering its
+#: address becomes ``missing`` (override: ``Inventory(missing_after=)`` or
+#: ``$CAMSWEEP_MISSING_AFTER``).
+DEFAULT_MISSING_AFTER = 2
 
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+#: A ``running`` scan written from another host whose heartbeat is older than
+#: this is taken as dead (on this host the writer's pid is checked instead).
+STALE_SCAN_AFTER = timedelta(minutes=15)
 
+#: Tries of one batch when a concurrent scan wins a race for the same new device.
+RECORD_ATTEMPTS = 3
 
-@dataclass(frozen=True, slots=True)
-class DeviceRecord:
-    """One device of the inventory, as exports and front ends see it."""
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
-    id: int
-    ip: str | None
-    mac: str | None
-    brand: str | None
-    manufacturer: str | None
-    model: str | None
-    firmware: str | None
-    category: str | None
-    connectivity: str
-    policy_flags: list[str]
-    confidence: float
-    site: str
-    first_seen: datetime | None
-    last_seen: datetime | None
-    is_camera: bool = False
-    serial: str | None = None
-    advisories: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceFilter:
-    """Filters shared by `devices`, every export format, the web UI and the API.
-
-    Scalar fields compare case-insensitively for equality; ``firmware`` is a
-    substring; list fields (``policy_flag``, ``advisory``) match one element.
-    """
-
-    site: str | None = None
-    brand: str | None = None
-    manufacturer: str | None = None
-    model: str | None = None
-    category: str | None = None
-    connectivity: str | None = None
-    firmware: str | None = None
-    policy_flag: str | None = None
-    advisory: str | None = None
-    seen_since: datetime | None = None
-    cameras_only: bool = False
-
-    def matches(self, d: DeviceRecord) -> bool:
-        def eq(want: str | None, have: str | None) -> bool:
-            return want is None or (have or "").casefold() == want.casefold()
-
-        return (
-            eq(self.site, d.site)
-            and eq(self.brand, d.brand)
-            and eq(self.manufacturer, d.manufacturer)
-            and eq(self.model, d.model)
-            and eq(self.category, d.category)
-            and eq(self.connectivity, d.connectivity)
-            and (self.firmware is None or self.firmware.casefold() in (d.firmware or "").casefold())
-            and (
-                self.policy_flag is None
-                or any(f.casefold() == self.policy_flag.casefold() for f in d.policy_flags)
-            )
-            and (self.advisory is None or any(a.casefold() == self.advisory.casefold() for a in d.advisories))
-            and (self.seen_since is None or (d.last_seen is not None and d.last_seen >= self.seen_since))
-            and (not self.cameras_only or d.is_camera)
-        )
-
-    def describe(self) -> dict[str, str]:
-        """The filter's set fields, for audit records."""
-        return {k: str(v) for k, v in asdict(self).items() if v not in (None, False)}
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    detail: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ScanRecord:
-    id: int
-    site: str
-    targets: list[str]
-    status: str
-    started_at: datetime
-    finished_at: datetime | None
-    addresses_total: int
-    addresses_done: int
-
-
-def identity_key(report: HostReport, ident: Identification) -> str:
-    """MAC, else manufacturer + serial, else ONVIF endpoint UUID, else IP (per site)."""
-    if report.mac:
-        return f"mac:{report.mac.lower()}"
-    if ident.manufacturer and ident.serial:
-        return f"serial:{ident.manufacturer.lower()}:{ident.serial}"
-    for ev in report.evidence:
-        if ev.key in ("onvif.endpoint", "wsd.endpoint"):
-            return f"endpoint:{ev.value.lower()}"
-    return f"ip:{report.ip}"
+#: The newest Alembic revision under ``migrations/versions`` (a test checks they agree).
+#: Kept here so that opening an up-to-date inventory does not import Alembic at all.
+SCHEMA_HEAD = "0002"
 
 
 def _observation_hash(row: dict[str, Any]) -> str:
@@ -140,21 +83,110 @@ def _observation_hash(row: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-class Inventory:
-    """The asset inventory behind one database URL."""
+def _observation_row(
+    scan_id: int, device_id: int, obs: Observation, mac: str | None, via: str | None, now: datetime
+) -> dict[str, Any]:
+    """One ``observations`` row; ``sha256`` covers everything the probe reported."""
+    evidence = [[e.key, e.value, e.source] for e in obs.evidence]
+    hashed = {
+        "scan_id": scan_id,
+        "ip": obs.ip,
+        "port": obs.port,
+        "probe": obs.probe,
+        "status": obs.status.value,
+        "evidence": evidence,
+        "raw": obs.raw.hex(),
+        "detail": obs.detail,
+        "mac": mac,
+        "via_recorder": via,
+    }
+    return {
+        **hashed,
+        "raw": obs.raw,
+        "device_id": device_id,
+        "sha256": _observation_hash(hashed),
+        "observed_at": now,
+    }
 
-    def __init__(self, url: str) -> None:
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def alembic_config(connection: Any | None = None) -> Any:
+    """An Alembic ``Config`` for the inventory's migrations (optionally on an open connection)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _missing_after_default() -> int:
+    text = os.environ.get("CAMSWEEP_MISSING_AFTER", "")
+    try:
+        return max(1, int(text)) if text else DEFAULT_MISSING_AFTER
+    except ValueError as exc:
+        raise ConfigError(f"CAMSWEEP_MISSING_AFTER={text!r} is not a whole number") from exc
+
+
+class Inventory(InventoryReads):
+    """The asset inventory behind one database URL (reads: :class:`db.reads.InventoryReads`)."""
+
+    def __init__(self, url: str, missing_after: int | None = None) -> None:
+        self.missing_after = missing_after or _missing_after_default()
         try:
             self.engine: Engine = create_engine(url)
         except (ArgumentError, ImportError, SQLAlchemyError) as exc:
             raise StorageError(f"cannot open inventory {url!r}: {exc}") from exc
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            # pysqlite's own transaction handling defers BEGIN and breaks DDL in
+            # transactions; emit BEGIN ourselves (SQLAlchemy docs, "Serializable
+            # isolation / Savepoints / Transactional DDL" for pysqlite).
+            event.listen(self.engine, "begin", _sqlite_begin)
+        # Reads begin DEFERRED on SQLite (many readers alongside the one writer);
+        # writes begin IMMEDIATE, so two writers queue on the busy timeout instead
+        # of failing with SQLITE_BUSY when a read lock cannot be upgraded.
+        self._read_engine = self.engine.execution_options(camsweep_readonly=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         try:
-            Base.metadata.create_all(self.engine)
+            self._upgrade()
+            self.recover_dead_scans()
         except SQLAlchemyError as exc:
+            self.engine.dispose()
             raise StorageError(f"cannot open inventory {self.safe_url}: {exc}") from exc
+
+    def _upgrade(self) -> None:
+        """``alembic upgrade head`` unless the database is already there."""
+        with self._read_engine.connect() as conn:
+            current = _schema_revision(conn)
+            if current == SCHEMA_HEAD:
+                return
+            if current is None and inspect(conn).has_table("devices"):
+                raise StorageError(
+                    f"inventory {self.safe_url} was created by a camsweep without migrations; "
+                    "export it with that version and import it into a new database"
+                )
+        from alembic import command
+
+        with self.engine.begin() as conn:
+            # Two processes opening a new database at once: the second waits for the
+            # first (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), then finds
+            # the schema at head.
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242061)")
+            if _schema_revision(conn) != SCHEMA_HEAD:
+                command.upgrade(alembic_config(conn), "head")
 
     @property
     def safe_url(self) -> str:
@@ -163,9 +195,15 @@ class Inventory:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Inventory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @contextmanager
-    def _session(self) -> Iterator[Session]:
-        session = self._sessions()
+    def _session(self, read: bool = False) -> Iterator[Session]:
+        session = self._read_sessions() if read else self._sessions()
         try:
             yield session
             session.commit()
@@ -183,9 +221,15 @@ class Inventory:
     def _site(self, session: Session, name: str) -> Site:
         site = session.scalar(select(Site).where(Site.name == name))
         if site is None:
-            site = Site(name=name, networks=[], created_at=utcnow())
-            session.add(site)
-            session.flush()
+            try:
+                # A savepoint: a concurrent scan may create the same site first (PostgreSQL).
+                with session.begin_nested():
+                    site = Site(name=name, networks=[], created_at=utcnow())
+                    session.add(site)
+            except IntegrityError:
+                site = session.scalar(select(Site).where(Site.name == name))
+                if site is None:
+                    raise
         return site
 
     def begin_scan(
@@ -196,209 +240,653 @@ class Inventory:
         total: int = 0,
         tool_version: str = "",
         fingerprint_version: str = "",
+        ranges: Sequence[Sequence[str]] | None = None,
     ) -> int:
+        """Start a scan; ``ranges`` (``[[first, last], ...]``) default to the targets' own."""
         with self._session() as s:
-            scan = Scan(
-                site=self._site(s, site),
-                targets=list(targets),
-                operator=operator,
-                status="running",
-                started_at=utcnow(),
-                addresses_total=total,
-                tool_version=tool_version,
-                fingerprint_version=fingerprint_version,
+            scan = self._new_scan(
+                s, targets, site, operator, total, tool_version, fingerprint_version, ranges
             )
-            s.add(scan)
-            s.flush()
             return scan.id
 
-    def finish_scan(self, scan_id: int, status: str = "completed", done: int | None = None) -> None:
+    def _new_scan(
+        self,
+        s: Session,
+        targets: Sequence[str],
+        site: str,
+        operator: str,
+        total: int,
+        tool_version: str,
+        fingerprint_version: str,
+        ranges: Sequence[Sequence[str]] | None,
+        started_at: datetime | None = None,
+    ) -> Scan:
+        now = utcnow()
+        scan = Scan(
+            site=self._site(s, site),
+            targets=list(targets),
+            ranges=[list(r) for r in ranges] if ranges is not None else target_ranges(targets),
+            operator=operator,
+            status="running",
+            started_at=started_at or now,
+            addresses_total=total,
+            tool_version=tool_version,
+            fingerprint_version=fingerprint_version,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            heartbeat_at=now,
+        )
+        s.add(scan)
+        s.flush()
+        return scan
+
+    def heartbeat(self, scan_id: int, done: int | None = None) -> None:
+        """Say this scan's writer is alive (and how far it got)."""
         with self._session() as s:
-            scan = s.get(Scan, scan_id)
-            if scan is None:
-                raise NotFoundError(f"scan {scan_id} does not exist")
-            scan.status = status
-            scan.finished_at = utcnow()
+            scan = self._scan(s, scan_id)
+            scan.heartbeat_at = utcnow()
             if done is not None:
                 scan.addresses_done = done
+
+    def finish_scan(self, scan_id: int, status: str = "completed", done: int | None = None) -> None:
+        """Close a scan.  A ``completed`` scan also ages the devices it should have seen."""
+        with self._session() as s:
+            scan = self._scan(s, scan_id)
+            scan.status = status
+            scan.finished_at = utcnow()
+            scan.heartbeat_at = scan.finished_at
+            if done is not None:
+                scan.addresses_done = done
+            if status == "completed":
+                self._age_unseen(s, scan)
+
+    def _age_unseen(self, s: Session, scan: Scan) -> None:
+        seen = set(s.scalars(select(Sighting.device_id).where(Sighting.scan_id == scan.id)))
+        candidates = s.scalars(
+            select(Device).where(Device.site_id == scan.site_id, Device.connectivity == "networked")
+        )
+        for device in candidates:
+            if device.id in seen or not covers(scan.ranges, device.ip):
+                continue
+            device.missed_scans += 1
+            if device.missed_scans >= self.missing_after:
+                device.connectivity = "missing"
+                self._event(
+                    s,
+                    device,
+                    scan.id,
+                    "gone",
+                    f"not answering at {device.ip} in {device.missed_scans} scan(s) of site "
+                    f"{scan.site.name}; last seen {device.last_seen:%Y-%m-%d %H:%M}Z",
+                    {"ip": device.ip, "missed_scans": device.missed_scans},
+                )
+
+    def recover_dead_scans(self) -> list[int]:
+        """Mark ``running`` scans whose writer is gone (killed, crashed) as ``interrupted``."""
+        here = socket.gethostname()
+        now = utcnow()
+        # Look first with a read transaction: opening an inventory (web UI, every CLI
+        # command) must not queue behind a scan that is writing.
+        with self._session(read=True) as s:
+            running = s.execute(
+                select(Scan.id, Scan.host, Scan.pid, Scan.heartbeat_at).where(Scan.status == "running")
+            ).all()
+        dead = []
+        for scan_id, host, pid, heartbeat_at in running:
+            if host == here and pid is not None:
+                is_dead = not _pid_alive(pid)
+            else:
+                is_dead = heartbeat_at is None or now - heartbeat_at > STALE_SCAN_AFTER
+            if is_dead:
+                dead.append(scan_id)
+        if dead:
+            with self._session() as s:
+                for scan in s.scalars(select(Scan).where(Scan.id.in_(dead), Scan.status == "running")):
+                    scan.status = "interrupted"
+                    scan.finished_at = scan.heartbeat_at or now
+        return dead
+
+    def _scan(self, s: Session, scan_id: int) -> Scan:
+        scan = s.get(Scan, scan_id)
+        if scan is None:
+            raise NotFoundError(f"scan {scan_id} does not exist")
+        return scan
 
     # -- recording -------------------------------------------------------
 
     def record_host(self, scan_id: int, report: HostReport, ident: Identification) -> int:
-        """Store a host's observations and update (or create) its device."""
-        now = utcnow()
-        with self._session() as s:
-            scan = s.get(Scan, scan_id)
-            if scan is None:
-                raise NotFoundError(f"scan {scan_id} does not exist")
-            key = identity_key(report, ident)
-            device = s.scalar(
-                select(Device).where(Device.site_id == scan.site_id, Device.identity_key == key)
+        """Store one host's observations and update (or create) its device."""
+        return self.record_hosts(scan_id, [(report, ident)])[0]
+
+    def record_hosts(
+        self, scan_id: int, items: Sequence[tuple[HostReport, Identification]], done: int | None = None
+    ) -> list[int]:
+        """Store many hosts in one transaction (the batching writer's unit); device ids back.
+
+        Two scans of one site may create the same device at the same moment; the
+        loser's transaction fails on the unique identity (or, on PostgreSQL, a
+        deadlock between row locks) and is retried whole, finding the device.
+        """
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                with self._session() as s:
+                    scan = self._scan(s, scan_id)
+                    obs_rows: list[dict[str, Any]] = []
+                    ids = [self._record(s, scan, report, ident, obs_rows) for report, ident in items]
+                    self._insert_observations(s, obs_rows)
+                    scan.heartbeat_at = utcnow()
+                    if done is not None:
+                        scan.addresses_done = done
+                    return ids
+            except StorageError as exc:
+                if attempt == RECORD_ATTEMPTS or not isinstance(
+                    exc.__cause__, IntegrityError | OperationalError
+                ):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _find_device(self, s: Session, site_id: int, idn: Identity) -> Device | None:
+        """The device with any of these identities in this site, strongest identity first."""
+        strong = [k for k in idn.keys() if not k.startswith("ip:")]
+        clauses: list[ColumnElement[bool]] = [Device.identity_key.in_(strong)] if strong else []
+        if idn.mac:
+            clauses.append(Device.mac == idn.mac)
+        if idn.manufacturer and idn.serial:
+            clauses.append(
+                (func.lower(Device.manufacturer) == idn.manufacturer.lower()) & (Device.serial == idn.serial)
             )
-            if device is None:
-                device = Device(site_id=scan.site_id, identity_key=key, first_seen=now)
-                s.add(device)
+        if idn.endpoint:
+            clauses.append(Device.onvif_endpoint == idn.endpoint)
+        if clauses:
+            # FOR UPDATE (PostgreSQL; SQLite's writer lock already serialises): a
+            # concurrent scan updating this device waits, and we read its result.
+            q = select(Device).where(Device.site_id == site_id, or_(*clauses)).with_for_update()
+            found = [
+                d
+                for d in s.scalars(q)
+                # Two different MACs are two devices, whatever serial they claim
+                # (cloned or placeholder serials are common on OEM firmware).
+                if not (idn.mac and d.mac and d.mac != idn.mac)
+            ]
+            if found:
+
+                def rank(d: Device) -> int:
+                    if idn.mac and d.mac == idn.mac:
+                        return 0
+                    if idn.serial and d.serial == idn.serial:
+                        return 1
+                    return 2
+
+                return min(found, key=rank)
+        if idn.ip:
+            # A device known only by its address is adopted by the first strong identity
+            # seen there: an address was never a strong identity to begin with.
+            return s.scalar(
+                select(Device)
+                .where(Device.site_id == site_id, Device.identity_key == f"ip:{idn.ip}")
+                .with_for_update()
+            )
+        return None
+
+    def _record(
+        self,
+        s: Session,
+        scan: Scan,
+        report: HostReport,
+        ident: Identification,
+        obs_rows: list[dict[str, Any]],
+    ) -> int:
+        """Update or create the device of one host; its observations are appended to ``obs_rows``."""
+        now = utcnow()
+        idn = identity_of(report, ident)
+        caps = capabilities_of(report, ident)
+        via = report.via_recorder
+        device = self._find_device(s, scan.site_id, idn)
+        if device is None:
+            device = Device(
+                site_id=scan.site_id,
+                identity_key=idn.key,
+                first_seen=now,
+                connectivity="recorder-attached" if via else "networked",
+                policy_flags=[],
+                advisories=[],
+                capabilities=[],
+                identification={},
+                missed_scans=0,
+                declared_standalone=False,
+            )
+            s.add(device)
+            s.flush()
+            where = f"through recorder {via}" if via else f"at {report.ip}"
+            self._event(s, device, scan.id, "new", f"new device {where}", {"ip": report.ip, "via": via})
+        else:
+            old = DeviceState(
+                device.ip,
+                device.brand,
+                device.manufacturer,
+                device.model,
+                device.firmware,
+                device.category,
+                tuple(device.capabilities or ()),
+            )
+            new = DeviceState(
+                report.ip,
+                ident.brand,
+                ident.manufacturer,
+                ident.model,
+                ident.firmware,
+                ident.category,
+                tuple(caps),
+            )
+            for ch in changes(old, new):
+                if ch.kind == "moved" and (device.via_recorder or None) != via:
+                    continue  # a recorder's channel address is not the device moving
+                self._event(s, device, scan.id, ch.kind, ch.summary, ch.detail)
+            if device.identity_key.startswith("ip:") and idn.strong:
+                device.identity_key = idn.key
+            self._update_connectivity(s, device, scan.id, via)
+        # A recorder's channel list names the camera's address behind the recorder;
+        # a direct sighting in the same scan is the better one to keep.
+        seen_before_in_scan = device.last_scan_id == scan.id
+        seen_directly_now = seen_before_in_scan and not device.via_recorder
+        if not (via and seen_directly_now):
             device.ip = report.ip
-            device.mac = report.mac or device.mac
-            device.brand = ident.brand
-            device.manufacturer = ident.manufacturer
-            device.model = ident.model
-            device.firmware = ident.firmware
-            device.serial = ident.serial
-            device.category = ident.category
+            device.via_recorder = via
+        device.mac = idn.mac or device.mac
+        device.onvif_endpoint = idn.endpoint or device.onvif_endpoint
+        for name in ("brand", "manufacturer", "model", "firmware", "serial", "category"):
+            value = getattr(ident, name)
+            if value is not None:
+                setattr(device, name, value)
+        if ident.confidence > 0 or device.confidence == 0:
             device.is_camera = ident.is_camera
             device.confidence = ident.confidence
+        if ident.manufacturer or ident.brand:
             device.policy_flags = list(ident.policy_flags)
             device.advisories = list(ident.advisories)
-            device.identification = {"explanation": list(ident.explanation)}
-            device.connectivity = "networked"
-            device.last_seen = now
-            device.last_scan_id = scan_id
+        if caps:
+            device.capabilities = caps
+        if ident.supporting or not device.identification:
+            device.identification = _identification_json(ident)
+        device.last_seen = now
+        device.last_scan_id = scan.id
+        device.missed_scans = 0
+        self._sighting(s, scan.id, device, caps, via, now, seen_before_in_scan)
+        obs_rows.extend(
+            _observation_row(scan.id, device.id, obs, idn.mac, via, now) for obs in report.observations
+        )
+        return device.id
+
+    def _insert_observations(self, s: Session, rows: list[dict[str, Any]]) -> None:
+        # One executemany for the whole batch: observations are append-only and
+        # need none of the ORM's bookkeeping.
+        if rows:
+            s.execute(insert(ObservationRow), rows)
+
+    def _update_connectivity(self, s: Session, device: Device, scan_id: int, via: str | None) -> None:
+        before = device.connectivity
+        if device.declared_standalone:
+            after = "conflict"
+        elif via:
+            after = "networked" if before == "networked" else "recorder-attached"
+        else:
+            after = "networked"
+        if after == before:
+            return
+        device.connectivity = after
+        if after == "conflict":
+            self._event(
+                s,
+                device,
+                scan_id,
+                "conflict",
+                "declared standalone but observed on a network" + (f" through recorder {via}" if via else ""),
+                {"from": before, "to": after},
+            )
+        elif before == "missing":
+            self._event(s, device, scan_id, "returned", "answering again", {"from": before, "to": after})
+
+    def _sighting(
+        self,
+        s: Session,
+        scan_id: int,
+        device: Device,
+        caps: list[str],
+        via: str | None,
+        now: datetime,
+        seen_before_in_scan: bool,
+    ) -> None:
+        row = None
+        if seen_before_in_scan:  # rare: listed by a recorder and seen directly, or twice
+            row = s.scalar(
+                select(Sighting).where(Sighting.scan_id == scan_id, Sighting.device_id == device.id)
+            )
+        if row is None:
+            row = Sighting(scan_id=scan_id, device_id=device.id, seen_at=now)
+            s.add(row)
+        elif via and not row.via_recorder:
+            return  # seen directly in this scan already: that sighting is the better one
+        row.ip = device.ip
+        row.brand, row.manufacturer, row.model = device.brand, device.manufacturer, device.model
+        row.firmware, row.category = device.firmware, device.category
+        row.capabilities = list(caps or device.capabilities or [])
+        row.via_recorder = via
+
+    def _event(
+        self,
+        s: Session,
+        device: Device,
+        scan_id: int | None,
+        kind: str,
+        summary: str,
+        detail: dict[str, Any],
+    ) -> None:
+        s.add(
+            DeviceEvent(
+                device_id=device.id, scan_id=scan_id, at=utcnow(), kind=kind, summary=summary, detail=detail
+            )
+        )
+
+    # -- standalone units, annotations, imports ---------------------------
+
+    def register_standalone(self, unit: StandaloneUnit, actor: str = "") -> int:
+        """Declare a unit standalone; one already observed on a network becomes a conflict."""
+        return self.register_many([unit], actor=actor)[0]
+
+    def register_many(
+        self,
+        units: Sequence[StandaloneUnit],
+        actor: str = "",
+        source: str = "",
+        labels: Sequence[str] | None = None,
+    ) -> list[int]:
+        """Register several units in one transaction: all of them, or none.
+
+        ``labels`` (``file:line`` of each unit) prefix an error, as ImportFileError.
+        """
+        with self._session() as s:
+            ids = []
+            for i, unit in enumerate(units):
+                try:
+                    ids.append(self._register(s, unit))
+                except ConfigError as exc:
+                    if labels is None:
+                        raise
+                    raise ImportFileError(f"{labels[i]}: {exc}") from exc
+            s.add(
+                AuditLogEntry(
+                    at=utcnow(),
+                    actor=actor,
+                    action="register",
+                    detail={"devices": ids, "source": source or "cli"},
+                )
+            )
+            return ids
+
+    def _register(self, s: Session, u: StandaloneUnit) -> int:
+        idn = Identity(u.mac, u.manufacturer, u.serial, u.onvif_endpoint, u.ip)
+        key = idn.key  # ConfigError when no identity field is given
+        site = self._site(s, u.site)
+        device = self._find_device(s, site.id, idn)
+        now = utcnow()
+        if device is not None and device.declared_standalone:
+            raise ConfigError(f"device {device.id} ({device.identity_key}) is already registered standalone")
+        if device is None:
+            device = Device(
+                site_id=site.id,
+                identity_key=key,
+                connectivity="standalone",
+                policy_flags=[],
+                advisories=[],
+                capabilities=[],
+                identification={},
+                missed_scans=0,
+                ip=u.ip,
+                mac=u.mac,
+                onvif_endpoint=u.onvif_endpoint,
+                brand=u.brand,
+                manufacturer=u.manufacturer,
+                model=u.model,
+                serial=u.serial,
+                firmware=u.firmware,
+                category=u.category,
+            )
+            s.add(device)
             s.flush()
-            for obs in report.observations:
-                row = {
-                    "scan_id": scan_id,
-                    "ip": obs.ip,
-                    "port": obs.port,
-                    "probe": obs.probe,
-                    "status": obs.status.value,
-                    "evidence": [[e.key, e.value, e.source] for e in obs.evidence],
-                    "raw": obs.raw.hex(),
-                    "detail": obs.detail,
-                }
+            self._event(s, device, None, "registered", "registered as a standalone unit", {})
+        else:
+            before = device.connectivity
+            device.connectivity = "conflict"
+            self._event(
+                s,
+                device,
+                None,
+                "conflict",
+                f"registered as standalone, but observed on a network ({before})",
+                {"from": before, "to": "conflict"},
+            )
+        device.declared_standalone = True
+        device.declared_at = now
+        device.firmware_updated = u.firmware_updated
+        for name in ("location", "owner", "notes"):
+            if getattr(u, name):
+                setattr(device, name, getattr(u, name))
+        return device.id
+
+    def annotate(self, device_id: int, actor: str = "", **fields: str | None) -> dict[str, list[Any]]:
+        """Set annotation fields (``None`` leaves one alone, ``""`` clears it); audited."""
+        unknown = set(fields) - set(ANNOTATION_FIELDS)
+        if unknown:
+            raise ConfigError(f"not an annotation field: {', '.join(sorted(unknown))}")
+        with self._session() as s:
+            device = s.get(Device, device_id)
+            if device is None:
+                raise NotFoundError(f"device {device_id} does not exist")
+            changed: dict[str, list[Any]] = {}
+            for name, value in fields.items():
+                if value is None:
+                    continue
+                new = value or None
+                old = getattr(device, name)
+                if old != new:
+                    setattr(device, name, new)
+                    changed[name] = [old, new]
+            if changed:
                 s.add(
-                    ObservationRow(
-                        scan_id=scan_id,
-                        device_id=device.id,
-                        ip=obs.ip,
-                        port=obs.port,
-                        probe=obs.probe,
-                        status=obs.status.value,
-                        evidence=row["evidence"],
-                        raw=obs.raw,
-                        detail=obs.detail,
-                        sha256=_observation_hash(row),
-                        observed_at=now,
+                    AuditLogEntry(
+                        at=utcnow(),
+                        actor=actor,
+                        action="annotate",
+                        detail={"device": device_id, "changes": changed},
                     )
                 )
-            return device.id
+            return changed
 
-    # -- reading ---------------------------------------------------------
-
-    def devices(self, where: DeviceFilter | None = None, cameras_only: bool = False) -> list[DeviceRecord]:
-        """Devices matching ``where`` (scalar fields filtered in SQL, list fields after)."""
-        where = where or DeviceFilter(cameras_only=cameras_only)
-        if cameras_only and not where.cameras_only:
-            where = replace(where, cameras_only=True)
+    def import_scan(
+        self,
+        items: Sequence[tuple[HostReport, Identification]],
+        targets: Sequence[str],
+        site: str = DEFAULT_SITE,
+        operator: str = "",
+        tool_version: str = "",
+        fingerprint_version: str = "",
+        started_at: datetime | None = None,
+        source: str = "",
+    ) -> tuple[int, list[int]]:
+        """A finished scan from elsewhere (nmap XML) in one transaction; its id and device ids back."""
         with self._session() as s:
-            q = select(Device, Site.name).join(Site).order_by(Device.ip, Device.id)
-            if where.site:
-                q = q.where(func.lower(Site.name) == where.site.lower())
-            for col, want in (
-                (Device.brand, where.brand),
-                (Device.manufacturer, where.manufacturer),
-                (Device.model, where.model),
-                (Device.category, where.category),
-                (Device.connectivity, where.connectivity),
-            ):
-                if want is not None:
-                    q = q.where(func.lower(col) == want.lower())
-            if where.cameras_only:
-                q = q.where(Device.is_camera.is_(True))
-            if where.seen_since is not None:
-                q = q.where(Device.last_seen >= where.seen_since)
-            records = (_device_record(d, site) for d, site in s.execute(q))
-            return [r for r in records if where.matches(r)]
-
-    def get_device(self, device_id: int) -> DeviceRecord:
-        with self._session() as s:
-            row = s.execute(select(Device, Site.name).join(Site).where(Device.id == device_id)).first()
-            if row is None:
-                raise NotFoundError(f"device {device_id} does not exist")
-            return _device_record(row[0], row[1])
-
-    def device_observations(self, device_id: int) -> list[Observation]:
-        """Every stored observation of a device, oldest first (for re-identification)."""
-        with self._session() as s:
-            rows = s.scalars(
-                select(ObservationRow)
-                .where(ObservationRow.device_id == device_id)
-                .order_by(ObservationRow.id)
+            scan = self._new_scan(
+                s,
+                targets,
+                site,
+                operator,
+                len(items),
+                tool_version,
+                fingerprint_version,
+                None,
+                started_at=started_at,
             )
-            return [
-                Observation(
-                    probe=r.probe,
-                    ip=r.ip,
-                    port=r.port,
-                    status=Status(r.status),
-                    evidence=[Evidence(k, v, src) for k, v, src in r.evidence],
-                    raw=r.raw,
-                    detail=r.detail,
+            obs_rows: list[dict[str, Any]] = []
+            ids = [self._record(s, scan, report, ident, obs_rows) for report, ident in items]
+            self._insert_observations(s, obs_rows)
+            scan.status = "completed"
+            scan.finished_at = utcnow()
+            scan.addresses_done = len(items)
+            self._age_unseen(s, scan)
+            s.add(
+                AuditLogEntry(
+                    at=utcnow(),
+                    actor=operator,
+                    action="import",
+                    detail={"scan": scan.id, "hosts": len(items), "source": source},
                 )
-                for r in rows
-            ]
+            )
+            return scan.id, ids
 
-    # -- audit log -------------------------------------------------------
-
-    def log_action(self, action: str, actor: str = "", **detail: Any) -> int:
-        """Append to the audit log (exports, annotations, logins, scheduled runs)."""
+    def import_records(self, records: Sequence[DeviceRecord], actor: str = "", source: str = "") -> list[int]:
+        """Devices from the inventory's own JSON export, in one transaction (upsert by identity)."""
         with self._session() as s:
-            entry = AuditLogEntry(at=utcnow(), actor=actor, action=action, detail=detail)
-            s.add(entry)
-            s.flush()
-            return entry.id
-
-    def actions(self, action: str | None = None) -> list[AuditEntry]:
-        with self._session() as s:
-            q = select(AuditLogEntry).order_by(AuditLogEntry.id)
-            if action:
-                q = q.where(AuditLogEntry.action == action)
-            return [AuditEntry(e.id, e.at, e.actor, e.action, dict(e.detail)) for e in s.scalars(q)]
-
-    def scans(self) -> list[ScanRecord]:
-        with self._session() as s:
-            q = select(Scan, Site.name).join(Site).order_by(Scan.id)
-            return [
-                ScanRecord(
-                    sc.id,
-                    site,
-                    list(sc.targets),
-                    sc.status,
-                    sc.started_at,
-                    sc.finished_at,
-                    sc.addresses_total,
-                    sc.addresses_done,
+            ids = []
+            for r in records:
+                idn = Identity(r.mac, r.manufacturer, r.serial, r.onvif_endpoint, r.ip)
+                site = self._site(s, r.site)
+                device = self._find_device(s, site.id, idn)
+                if device is None:
+                    device = Device(
+                        site_id=site.id,
+                        identity_key=r.identity_key or idn.key,
+                        identification={},
+                        missed_scans=0,
+                    )
+                    s.add(device)
+                for name in (
+                    "ip",
+                    "mac",
+                    "onvif_endpoint",
+                    "brand",
+                    "manufacturer",
+                    "model",
+                    "firmware",
+                    "serial",
+                    "is_camera",
+                    "confidence",
+                    "connectivity",
+                    "via_recorder",
+                    "declared_standalone",
+                    "firmware_updated",
+                    "first_seen",
+                    "last_seen",
+                    *ANNOTATION_FIELDS,
+                ):
+                    setattr(device, name, getattr(r, name))
+                device.category = r.category_identified if r.category_override else r.category
+                device.policy_flags = list(r.policy_flags)
+                device.advisories = list(r.advisories)
+                device.capabilities = list(r.capabilities)
+                s.flush()
+                self._event(s, device, None, "imported", f"imported from {source or 'JSON'}", {})
+                ids.append(device.id)
+            s.add(
+                AuditLogEntry(
+                    at=utcnow(), actor=actor, action="import", detail={"devices": len(ids), "source": source}
                 )
-                for sc, site in s.execute(q)
-            ]
+            )
+            return ids
+
+    def reidentify(
+        self, identify: Callable[[list[Evidence]], Identification], actor: str = "", version: str = ""
+    ) -> list[ReidentifyChange]:
+        """Re-run identification over each device's latest stored observations; no rescan."""
+        out: list[ReidentifyChange] = []
+        with self._session() as s:
+            for device in s.scalars(select(Device).where(Device.last_scan_id.is_not(None))):
+                rows = list(
+                    s.scalars(
+                        select(ObservationRow).where(
+                            ObservationRow.device_id == device.id,
+                            ObservationRow.scan_id == device.last_scan_id,
+                        )
+                    )
+                )
+                if not rows:
+                    continue
+                evidence = [Evidence(k, v, src) for r in rows for k, v, src in r.evidence]
+                mac = next((r.mac for r in rows if r.mac), None)
+                if mac:
+                    evidence.append(Evidence("mac.address", mac, "arp"))
+                ident = identify(evidence)
+                diffs: dict[str, list[Any]] = {}
+                for name in ("brand", "manufacturer", "model", "firmware", "category", "is_camera"):
+                    old, new = getattr(device, name), getattr(ident, name)
+                    if old != new and (new is not None or name == "is_camera"):
+                        diffs[name] = [old, new]
+                        setattr(device, name, new)
+                if round(device.confidence, 3) != round(ident.confidence, 3):
+                    device.confidence = ident.confidence
+                device.policy_flags = list(ident.policy_flags)
+                device.advisories = list(ident.advisories)
+                device.identification = _identification_json(ident)
+                if diffs:
+                    text = ", ".join(f"{k} {a} → {b}" for k, (a, b) in diffs.items())
+                    self._event(
+                        s,
+                        device,
+                        None,
+                        "identification",
+                        f"re-identified: {text}",
+                        {"changes": diffs, "reidentify": True, "fingerprint_version": version},
+                    )
+                    out.append(ReidentifyChange(device.id, diffs))
+            s.add(
+                AuditLogEntry(
+                    at=utcnow(),
+                    actor=actor,
+                    action="reidentify",
+                    detail={"changed": len(out), "fingerprint_version": version},
+                )
+            )
+        return out
 
 
-def _device_record(d: Device, site: str) -> DeviceRecord:
-    return DeviceRecord(
-        id=d.id,
-        ip=d.ip,
-        mac=d.mac,
-        brand=d.brand,
-        manufacturer=d.manufacturer,
-        model=d.model,
-        firmware=d.firmware,
-        category=d.category,
-        connectivity=d.connectivity,
-        policy_flags=list(d.policy_flags or []),
-        confidence=d.confidence,
-        site=site,
-        first_seen=d.first_seen,
-        last_seen=d.last_seen,
-        is_camera=d.is_camera,
-        serial=d.serial,
-        advisories=list(d.advisories or []),
-    )
+def _schema_revision(conn: Any) -> str | None:
+    """The database's Alembic revision (None when it has no ``alembic_version`` table)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _identification_json(ident: Identification) -> dict[str, Any]:
+    def m(x: Any) -> dict[str, Any]:
+        return {
+            "rule": x.rule_id,
+            "key": x.key,
+            "value": x.value,
+            "source": x.source,
+            "certainty": x.certainty,
+            "sets": dict(x.sets),
+        }
+
+    return {
+        "explanation": list(ident.explanation),
+        "supporting": [m(x) for x in ident.supporting],
+        "contradicting": [m(x) for x in ident.contradicting],
+    }
+
+
+def _sqlite_begin(conn: Any) -> None:
+    mode = "DEFERRED" if conn.get_execution_options().get("camsweep_readonly") else "IMMEDIATE"
+    conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy (the "begin" listener) own transactions: pysqlite's implicit
+    # BEGIN would otherwise be deferred and let two writers deadlock on upgrade.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA journal_mode=WAL")  # readers never block the one writer
+    # With WAL, NORMAL never corrupts; a killed process loses no committed
+    # transaction (a power cut may lose the last few: the scan is then incomplete).
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA busy_timeout=30000")  # a second writer waits its turn instead of failing
     cur.close()

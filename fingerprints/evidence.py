@@ -153,6 +153,10 @@ class HostReport:
     ip: str
     observations: list[Observation] = field(default_factory=list)
     mac: str | None = None
+    #: Set when this host was not reached on the network but listed by a recorder
+    #: (NVR/DVR channel list): the recorder's address.  The inventory then calls
+    #: the device ``recorder-attached`` unless it is also seen directly.
+    via_recorder: str | None = None
 
     @property
     def evidence(self) -> list[Evidence]:

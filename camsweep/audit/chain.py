@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from camsweep.audit.models import ObservationSeal, ScanSeal
-from db.models import Base, ObservationRow, Scan, Site
+from db.models import ObservationRow, Scan, Site
 from db.repository import Inventory, utcnow
 from fingerprints.errors import NotFoundError, StorageError
 
@@ -127,14 +127,6 @@ def combined_head(site_heads: dict[str, str]) -> str:
     return _sha("".join(f"{site}={head}\n" for site, head in sorted(site_heads.items())).encode())
 
 
-def ensure_tables(inventory: Inventory) -> None:
-    """Create the audit tables if missing (idempotent; migrated databases get them from Alembic)."""
-    try:
-        Base.metadata.create_all(inventory.engine, tables=[ScanSeal.__table__, ObservationSeal.__table__])  # type: ignore[list-item]
-    except SQLAlchemyError as exc:
-        raise StorageError(f"inventory {inventory.safe_url}: cannot create audit tables: {exc}") from exc
-
-
 @contextmanager
 def audit_session(inventory: Inventory) -> Iterator[Session]:
     # The audit reads rows the repository does not expose (every field of an
@@ -173,7 +165,6 @@ def seal_scan(inventory: Inventory, scan_id: int) -> Seal:
 
     Idempotent: sealing an already sealed scan returns the stored seal.
     """
-    ensure_tables(inventory)
     for _attempt in range(SEAL_RETRIES):
         try:
             with audit_session(inventory) as s:
@@ -345,7 +336,6 @@ def _check_observations(
 
 def verify_chain(inventory: Inventory) -> ChainReport:
     """Recompute every chain from the rows; report each broken link, first one first."""
-    ensure_tables(inventory)
     report = ChainReport()
     with audit_session(inventory) as s:
         sites = {site.id: site.name for site in s.scalars(select(Site).order_by(Site.id))}

@@ -25,7 +25,7 @@ def test_record_and_list(db_url: str) -> None:
     [dev] = inv.devices()
     assert (dev.ip, dev.mac, dev.brand, dev.site, dev.is_camera) == (
         "10.0.0.5",
-        "44:19:B6:00:00:01",
+        "44:19:b6:00:00:01",  # normalised: one spelling per MAC
         "Hikvision",
         "hq",
         True,
