@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from camsweep import __version__
+from camsweep.config import Config, SiteConfig, find_config
+from camsweep.exports import DeviceQuery
 from db.repository import DEFAULT_SITE, DeviceRecord, Inventory
 from fingerprints.evidence import HostReport, Identification
 from fingerprints.matcher import KnowledgeBase, default_kb, identify
@@ -23,9 +25,9 @@ from scanner.targets import Scope, count_addresses, iter_addresses, parse_target
 DEFAULT_DB_FILE = "camsweep.db"
 
 
-def resolve_db_url(db: str | None) -> str:
-    """``--db``, else ``$CAMSWEEP_DB``, else ``./camsweep.db``."""
-    url = db or os.environ.get("CAMSWEEP_DB") or DEFAULT_DB_FILE
+def resolve_db_url(db: str | None, config_url: str | None = None) -> str:
+    """``--db``, else ``$CAMSWEEP_DB``, else the configuration's ``[database] url``, else ``./camsweep.db``."""
+    url = db or os.environ.get("CAMSWEEP_DB") or config_url or DEFAULT_DB_FILE
     if "://" not in url:
         url = f"sqlite:///{Path(url)}"
     return url
@@ -102,9 +104,59 @@ def scan(
         inventory.close()
 
 
-def list_devices(db_url: str, cameras_only: bool = False) -> list[DeviceRecord]:
+def list_devices(
+    db_url: str, cameras_only: bool = False, query: DeviceQuery | None = None
+) -> list[DeviceRecord]:
+    """Devices of the inventory; ``query`` filters them (several values per field allowed)."""
+    from camsweep.exports import select_devices
+
+    if query is None:
+        query = DeviceQuery(cameras_only=cameras_only)
+    elif cameras_only:
+        query = replace(query, cameras_only=True)
     inventory = Inventory(db_url)
     try:
-        return inventory.devices(cameras_only=cameras_only)
+        return select_devices(inventory, query)
+    finally:
+        inventory.close()
+
+
+# -- operations: configuration, exports, scheduled scans (issue 7) ------------
+
+
+def load_config(path: str | None = None) -> Config | None:
+    """``--config``, else ``$CAMSWEEP_CONFIG``, else ``./camsweep.toml`` if it exists, else ``None``."""
+    return find_config(path)
+
+
+def site_request(
+    site: SiteConfig, ports: Sequence[int] | None = None, rate_pps: float | None = None, operator: str = ""
+) -> ScanRequest:
+    """A scan of a configured site: its networks, exclusions, ports and limits.
+
+    ``rate_pps`` can only make the scan gentler than the site allows.
+    """
+    limits = site.limits()
+    if rate_pps is not None and rate_pps < limits.rate_pps:
+        limits = replace(limits, rate_pps=rate_pps)
+    return ScanRequest(
+        targets=site.targets,
+        site=site.name,
+        ports=tuple(ports) if ports else site.ports,
+        scope=site.scope(),
+        limits=limits,
+        operator=operator,
+    )
+
+
+def export_devices(
+    db_url: str, fmt: str, query: DeviceQuery | None = None, actor: str = "", destination: str = ""
+) -> tuple[bytes, int]:
+    """Render the selected devices as json, csv or xlsx and record the export; returns (bytes, rows)."""
+    from camsweep.exports import export_devices as _export
+
+    inventory = Inventory(db_url)
+    try:
+        return _export(inventory, fmt, query, actor=actor, destination=destination)
     finally:
         inventory.close()
