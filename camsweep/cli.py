@@ -161,7 +161,9 @@ def _fail_on_found(fail_on: str | None, rows: list[dict[str, Any]]) -> None:
         err.print(
             f"--fail-on {fail_on}: {len(hits)} device(s) found ({', '.join(str(r.get('ip')) for r in hits[:5])}"
             + (", ..." if len(hits) > 5 else "")
-            + ")"
+            + ")",
+            soft_wrap=True,
+            markup=False,
         )
         raise typer.Exit(EXIT_FOUND)
 
@@ -187,7 +189,8 @@ def _actor(actor: str | None) -> str:
 
 
 def _fail(exc: CamsweepError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}")
+    # soft_wrap: an error is one line however wide, so scripts and logs can grep it
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
     return typer.Exit(EXIT_ERROR)
 
 

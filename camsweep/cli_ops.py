@@ -10,6 +10,7 @@ import sys
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from camsweep import api, schedule
@@ -61,25 +62,27 @@ def _render_run(run: schedule.JobRun, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(run.as_dict(), default=str) + "\n")
         return
+
+    def say(text: str) -> None:
+        out.print(text, soft_wrap=True)
+
     colour = {"ok": "green", "skipped": "yellow"}.get(run.status, "red")
-    out.print(
-        f"job [bold]{run.job}[/] at {run.clock.isoformat(timespec='minutes')}: [{colour}]{run.status}[/]"
-    )
+    say(f"job [bold]{run.job}[/] at {run.clock.isoformat(timespec='minutes')}: [{colour}]{run.status}[/]")
     for s in run.sites:
         diff = s.diff.counts() if s.diff else None
         base = f"since scan {s.diff.previous_scan_id}" if s.diff and s.diff.previous_scan_id else "first scan"
-        out.print(
+        say(
             f"  site {s.site}: scan {s.scan_id} {s.status}, {s.devices} devices, "
             f"{len(s.flagged)} flagged ({len(s.new_flagged)} new)"
             + (f"; {base}: {diff['new']} new, {diff['gone']} gone, {diff['changed']} changed" if diff else "")
         )
         if s.error:
-            out.print(f"    [red]{s.error}[/]")
+            say(f"    [red]{escape(s.error)}[/]")
     for n in run.notified:
-        out.print(f"  notified: {n}")
+        say(f"  notified: {n}")
     for e in run.errors:
         if not any(e.endswith(s.error or "\0") for s in run.sites):
-            out.print(f"  [red]{e}[/]")
+            say(f"  [red]{escape(e)}[/]")
 
 
 def _schedule_run(

@@ -109,7 +109,7 @@ def test_config_check_cli_reports_the_error_and_exits_2(tmp_path: Path) -> None:
     bad.write_text('[sites.hq]\nnetworks = ["10.20.0.0/24"]\nrate_pps = "fast"\n')
     r = run_cli("config", "check", "--config", str(bad))
     assert r.returncode == 2
-    assert f"{bad}:3: sites.hq.rate_pps: must be a number" in r.stderr.replace("\n", "")
+    assert f"{bad}:3: sites.hq.rate_pps: must be a number" in r.stderr
     r = run_cli("config", "check", "--config", str(EXAMPLE), "--json")
     assert r.returncode == 0, r.stderr
     assert '"nightly"' in r.stdout
@@ -117,4 +117,4 @@ def test_config_check_cli_reports_the_error_and_exits_2(tmp_path: Path) -> None:
 
 def test_missing_explicit_config_says_what_to_do(tmp_path: Path) -> None:
     r = run_cli("scan", "--config", str(tmp_path / "nope.toml"))
-    assert r.returncode == 2 and "examples/camsweep.toml" in r.stderr.replace("\n", "")
+    assert r.returncode == 2 and "examples/camsweep.toml" in r.stderr
