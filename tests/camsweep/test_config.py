@@ -118,3 +118,20 @@ def test_config_check_cli_reports_the_error_and_exits_2(tmp_path: Path) -> None:
 def test_missing_explicit_config_says_what_to_do(tmp_path: Path) -> None:
     r = run_cli("scan", "--config", str(tmp_path / "nope.toml"))
     assert r.returncode == 2 and "examples/camsweep.toml" in r.stderr
+
+
+def test_readme_recipe_is_a_valid_configuration_and_its_error_example_is_true() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Daily operations") :]
+    block = section[
+        section.index("```toml") + len("```toml") : section.index("```", section.index("```toml") + 7)
+    ]
+    text = "\n".join(line[3:] if line.startswith("   ") else line for line in block.strip("\n").splitlines())
+    cfg = parse_config(text, Path("/etc/camsweep.toml"))
+    assert set(cfg.sites) == {"headquarters", "custody-suite"}
+    assert (
+        cfg.jobs["nightly"].cron == "30 1 * * *"
+        and cfg.database_url == "sqlite:////var/lib/camsweep/camsweep.db"
+    )
+    quoted = section.split("key: `", 1)[1].split("`", 1)[0]
+    assert _error(text.replace("10.20.8.0/22", "10.20.8.0/2x")).startswith(quoted)
