@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from camsweep import api, schedule
@@ -28,6 +29,7 @@ from camsweep.cli import (
 )
 from camsweep.config import Config
 from fingerprints.errors import CamsweepError
+from scanner.engine import Progress as ScanProgress
 
 schedule_app = typer.Typer(
     help="Scheduled scans: the jobs of the configuration file, in cron syntax.", no_args_is_help=True
@@ -115,16 +117,45 @@ def _schedule_run(
     db_url = _db_url(db, cfg)
     actor = _actor(None)
 
+    # A progress bar per site scan on a terminal; plain lines otherwise (logs, --json: nothing).
+    bar = (
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
+        if err.is_terminal and not as_json
+        else None
+    )
+    task: list[TaskID] = []
+
     def on_site(name: str) -> None:
-        if not as_json:
+        if bar is not None:
+            task[:] = [bar.add_task(f"site {name}", total=None)]
+        elif not as_json:
             err.print(f"scanning site {name} ...")
+
+    def on_progress(p: ScanProgress) -> None:
+        if bar is not None and task:
+            bar.update(task[0], total=p.total, completed=p.done)
 
     worst = 0
     try:
         tz = schedule.schedule_tz(cfg)
         while True:
             clock = schedule.parse_now(now, tz)
-            runs = schedule.run_due(cfg, db_url, clock, only=job or (), actor=actor, on_site=on_site)
+            if bar is not None:
+                bar.start()
+            try:
+                runs = schedule.run_due(
+                    cfg, db_url, clock, only=job or (), actor=actor, on_site=on_site, on_progress=on_progress
+                )
+            finally:
+                if bar is not None:
+                    bar.stop()
             if not runs and not as_json and not loop:
                 out.print(f"no job is due at {clock.isoformat(timespec='minutes')}")
             for run in runs:

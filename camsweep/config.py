@@ -124,12 +124,22 @@ class SiteConfig:
 @dataclass(frozen=True, slots=True)
 class NotifyConfig:
     webhook: str | None = None
+    webhook_env: str | None = None  # a variable holding the URL, for URLs that carry a token
     email: tuple[str, ...] = ()
     when: str = "new-flagged"
 
     @property
     def enabled(self) -> bool:
-        return bool(self.webhook or self.email)
+        return bool(self.webhook or self.webhook_env or self.email)
+
+    def webhook_url(self) -> str | None:
+        """The webhook URL, read from ``webhook_env`` at send time when given that way."""
+        if self.webhook_env:
+            url = os.environ.get(self.webhook_env)
+            if not url:
+                raise ConfigError(f"the webhook URL is to come from ${self.webhook_env}, which is not set")
+            return url
+        return self.webhook
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,8 +525,13 @@ def parse_config(text: str, path: Path) -> Config:
             )
         notify = NotifyConfig()
         if "notify" in raw:
-            n = v.table(raw["notify"], (*at, "notify"), ("webhook", "email", "when"))
+            n = v.table(raw["notify"], (*at, "notify"), ("webhook", "webhook_env", "email", "when"))
             webhook = v.string(n["webhook"], (*at, "notify", "webhook")) if "webhook" in n else None
+            webhook_env = (
+                v.env_name(n["webhook_env"], (*at, "notify", "webhook_env")) if "webhook_env" in n else None
+            )
+            if webhook and webhook_env:
+                raise v.error((*at, "notify"), "give webhook or webhook_env, not both")
             if webhook and not webhook.startswith(("http://", "https://")):
                 raise v.error((*at, "notify", "webhook"), "must be an http:// or https:// URL")
             emails = tuple(v.strings(n.get("email", []), (*at, "notify", "email")))
@@ -528,7 +543,7 @@ def parse_config(text: str, path: Path) -> Config:
             when = v.string(n.get("when", "new-flagged"), (*at, "notify", "when"))
             if when not in NOTIFY_WHEN:
                 raise v.error((*at, "notify", "when"), f"must be one of: {', '.join(NOTIFY_WHEN)}")
-            notify = NotifyConfig(webhook=webhook, email=emails, when=when)
+            notify = NotifyConfig(webhook=webhook, webhook_env=webhook_env, email=emails, when=when)
         jobs[name] = JobConfig(name=name, sites=tuple(job_sites), cron=cron, notify=notify)
 
     return Config(

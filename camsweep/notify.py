@@ -15,6 +15,7 @@ import ssl
 from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -29,15 +30,30 @@ class NotifyError(CamsweepError):
     """A webhook or email notification could not be delivered."""
 
 
+def redact_url(url: str) -> str:
+    """``https://hooks.example/services/T0/B0/secret`` -> ``https://hooks.example/...``.
+
+    Chat webhooks carry their token in the path or query: only the origin is
+    ever logged or stored in the audit log.
+    """
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}/..."
+
+
 def post_webhook(url: str, payload: dict[str, Any], timeout_s: float = 10.0) -> int:
     """POST ``payload`` as JSON; returns the HTTP status (2xx), raises :class:`NotifyError` otherwise."""
+    where = redact_url(url)
     try:
         with httpx.Client(timeout=httpx.Timeout(timeout_s), follow_redirects=False) as client:
             answer = client.post(url, json=payload, headers={"User-Agent": "camsweep"})
     except httpx.HTTPError as exc:
-        raise NotifyError(f"webhook {url}: {exc.__class__.__name__}: {exc}") from exc
+        # httpx messages may quote the URL (and its token): name the error class only
+        raise NotifyError(f"webhook {where}: {exc.__class__.__name__}") from exc
     if not 200 <= answer.status_code < 300:
-        raise NotifyError(f"webhook {url} answered {answer.status_code}: {answer.text[:MAX_ANSWER_BYTES]!r}")
+        raise NotifyError(
+            f"webhook {where} answered {answer.status_code}: {answer.text[:MAX_ANSWER_BYTES]!r}"
+        )
     return answer.status_code
 
 

@@ -36,9 +36,10 @@ from sqlalchemy.engine import make_url
 from camsweep import api
 from camsweep.config import Config, JobConfig, SiteConfig
 from camsweep.exports import export_record
-from camsweep.notify import NotifyError, post_webhook, send_email
+from camsweep.notify import NotifyError, post_webhook, redact_url, send_email
 from db.repository import DeviceFilter, Inventory
 from fingerprints.errors import CamsweepError, ConfigError
+from scanner.engine import Progress
 
 #: The longest ``schedule run --loop`` sleeps before looking at the clock and the configuration again.
 LOOP_MAX_SLEEP_S = 60.0
@@ -406,7 +407,14 @@ def _brief(rec: dict[str, Any]) -> dict[str, Any]:
     return {k: rec.get(k) for k in keys}
 
 
-def _scan_site(site: SiteConfig, db_url: str, inventory: Inventory, run: SiteRun, actor: str) -> None:
+def _scan_site(
+    site: SiteConfig,
+    db_url: str,
+    inventory: Inventory,
+    run: SiteRun,
+    actor: str,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> None:
     request = api.ScanRequest(
         targets=site.targets,
         site=site.name,
@@ -415,7 +423,7 @@ def _scan_site(site: SiteConfig, db_url: str, inventory: Inventory, run: SiteRun
         limits=site.limits(),
         operator=actor,
     )
-    outcome = api.scan(request, db_url)
+    outcome = api.scan(request, db_url, on_progress=on_progress)
     run.scan_id, run.status = outcome.scan_id, outcome.status
     run.addresses, run.responsive = outcome.addresses, outcome.responsive
     run.diff = _diff_previous(inventory, site.name, outcome.scan_id)
@@ -442,11 +450,13 @@ def _notify(config: Config, job: JobConfig, run: JobRun) -> None:
     payload = {"event": "camsweep.scheduled-scan", **run.as_dict()}
     flagged = sum(len(s.flagged) for s in run.sites)
     new_flagged = sum(len(s.new_flagged) for s in run.sites)
-    if job.notify.webhook:
+    if job.notify.webhook or job.notify.webhook_env:
         try:
-            post_webhook(job.notify.webhook, payload, config.webhook_timeout_s)
-            run.notified.append(f"webhook {job.notify.webhook}")
-        except NotifyError as exc:
+            url = job.notify.webhook_url()
+            if url:
+                post_webhook(url, payload, config.webhook_timeout_s)
+                run.notified.append(f"webhook {redact_url(url)}")
+        except (NotifyError, ConfigError) as exc:
             run.errors.append(str(exc))
     if job.notify.email and config.smtp:
         subject = f"camsweep {job.name}: {new_flagged} new flagged, {flagged} flagged devices"
@@ -477,6 +487,7 @@ def run_job(
     now: datetime,
     actor: str = "schedule",
     on_site: Callable[[str], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> JobRun:
     """Run one job now under its lock: scan each site, diff, notify, record."""
     run = JobRun(job=job.name, clock=now)
@@ -494,7 +505,7 @@ def run_job(
                     if on_site:
                         on_site(name)
                     try:
-                        _scan_site(config.site(name), db_url, inventory, site_run, actor)
+                        _scan_site(config.site(name), db_url, inventory, site_run, actor, on_progress)
                     except CamsweepError as exc:
                         site_run.status, site_run.error = "failed", str(exc)
                         run.errors.append(f"site {name}: {exc}")
@@ -522,6 +533,7 @@ def run_due(
     only: Sequence[str] = (),
     actor: str = "schedule",
     on_site: Callable[[str], None] | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> list[JobRun]:
     """Run the due jobs (or, with ``only``, those jobs at once, due or not)."""
     jobs = [config.job(n) for n in only] if only else list(config.jobs.values())
@@ -533,7 +545,7 @@ def run_due(
             todo = [j for j in jobs if is_due(inventory, j, now)]
         finally:
             inventory.close()
-    return [run_job(config, job, db_url, now, actor, on_site) for job in todo]
+    return [run_job(config, job, db_url, now, actor, on_site, on_progress) for job in todo]
 
 
 def seconds_until_next(config: Config, now: datetime) -> float:
@@ -563,7 +575,11 @@ def job_status(config: Config, db_url: str, now: datetime) -> list[dict[str, Any
                     "last_run": last.isoformat() if last else None,
                     "next_run": next_cron_time(job.cron, now).isoformat(),
                     "due": is_due(inventory, job, now),
-                    "notify": [x for x in (job.notify.webhook, *job.notify.email) if x],
+                    "notify": [
+                        *([redact_url(job.notify.webhook)] if job.notify.webhook else []),
+                        *([f"${job.notify.webhook_env}"] if job.notify.webhook_env else []),
+                        *job.notify.email,
+                    ],
                 }
             )
         return rows

@@ -355,6 +355,8 @@ def test_failed_notification_exits_3_and_is_recorded(tmp_path: Path) -> None:
     [entry] = inv.actions("schedule.run")
     inv.close()
     assert entry.detail["status"] == "notify-failed"
+    # the webhook's path (where chat services put their token) is never printed or stored
+    assert "/hooks/camsweep" not in json.dumps(entry.detail) and "/hooks/camsweep" not in r.stdout
 
 
 def _flagged_host(inv: Inventory, site: str, ip: str, flags: tuple[str, ...]) -> int:
@@ -369,9 +371,14 @@ def _flagged_host(inv: Inventory, site: str, ip: str, flags: tuple[str, ...]) ->
 
 
 def test_new_flagged_devices_are_mailed_and_posted(
-    db_url: str, tmp_path: Path, webhook: WebhookReceiver, smtp: tuple[str, int, Mailbox]
+    db_url: str,
+    tmp_path: Path,
+    webhook: WebhookReceiver,
+    smtp: tuple[str, int, Mailbox],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     host, port, mailbox = smtp
+    monkeypatch.setenv("CS_TEST_WEBHOOK_URL", webhook.url)  # a URL with a token stays out of the file
     cfg = parse_config(
         f"""
 [sites.hq]
@@ -384,7 +391,7 @@ name = "nightly"
 site = "hq"
 cron = "0 1 * * *"
 [jobs.notify]
-webhook = "{webhook.url}"
+webhook_env = "CS_TEST_WEBHOOK_URL"
 email = ["soc@force.test"]
 """,
         tmp_path / "c.toml",
@@ -415,6 +422,7 @@ email = ["soc@force.test"]
     finally:
         inv.close()
     assert second.errors == [] and len(second.notified) == 2
+    assert second.notified[0].startswith("webhook http://127.120.") and "/hooks" not in second.notified[0]
     [body] = webhook.bodies
     assert body["sites"][0]["new_flagged"][0]["policy_flags"] == ["NDAA-889"]
     [(rcpt, raw)] = mailbox.messages
