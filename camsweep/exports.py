@@ -186,7 +186,9 @@ def _cell(value: Any) -> str:
 
 def to_csv(devices: Iterable[DeviceRecord]) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    # RFC 4180 line ends: with both CR and LF in the terminator, the writer quotes any field
+    # holding either, so a device string with a bare CR cannot start a new row.
+    writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(TABLE_FIELDS)
     for d in devices:
         rec = export_record(d)
@@ -217,6 +219,7 @@ def to_xlsx(
     """A workbook: "Summary" (what, counts by manufacturer × category × connectivity,
     flagged devices) and "Devices" (one row per device, flagged first)."""
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font, PatternFill
 
     generated_at = generated_at or datetime.now(UTC)
@@ -234,7 +237,9 @@ def to_xlsx(
             if isinstance(value, bool) or value is None or isinstance(value, int | float):
                 cell.value = value
             else:
-                cell.value = _cell(value)
+                # XML 1.0 forbids most control characters (openpyxl raises on them); a device
+                # may send any byte, so they become U+FFFD rather than failing the export.
+                cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", _cell(value))
                 cell.data_type = "s"  # never a formula, whatever the text
             if font:
                 cell.font = font

@@ -9,9 +9,19 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from camsweep.exports import TABLE_FIELDS, DeviceQuery, export_devices, neutralise_cell, select_devices
-from db.repository import Inventory
+from camsweep.exports import (
+    TABLE_FIELDS,
+    DeviceQuery,
+    export_devices,
+    neutralise_cell,
+    select_devices,
+    to_csv,
+    to_xlsx,
+)
+from db.repository import DeviceRecord, Inventory
 from fingerprints.errors import ConfigError
 from fingerprints.evidence import Evidence, HostReport, Identification, Observation, Status
 from tests.helpers import run_cli
@@ -181,3 +191,38 @@ def test_export_direct_records_destination(db_url: str) -> None:
 def test_neutralise_cell(text: str) -> None:
     assert neutralise_cell(text) == "'" + text
     assert neutralise_cell("V5.7.3") == "V5.7.3"
+
+
+def _record(model: str) -> DeviceRecord:
+    return DeviceRecord(
+        id=1,
+        ip="10.0.0.1",
+        mac=None,
+        brand=model,
+        manufacturer="Hikvision",
+        model=model,
+        firmware=model,
+        category="camera",
+        connectivity="networked",
+        policy_flags=[model],
+        confidence=0.5,
+        site="hq",
+        first_seen=None,
+        last_seen=None,
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=40))
+def test_any_device_string_exports_as_inert_text(model: str) -> None:
+    """Whatever a device calls itself, no CSV or XLSX cell can be read as a formula, and export never fails."""
+    rows = list(csv.reader(io.StringIO(to_csv([_record(model)]), newline="")))
+    assert len(rows) == 2  # a CR or LF in a field never starts a row of its own
+    for cell in rows[1]:
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    wb = openpyxl.load_workbook(io.BytesIO(to_xlsx([_record(model)])))
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                assert c.data_type != "f"
+                assert not (isinstance(c.value, str) and c.value.startswith(("=", "+", "-", "@")))
