@@ -15,6 +15,7 @@ See ``examples/camsweep.toml`` for every key, documented.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -306,7 +307,7 @@ class _Validator:
 
     def number(self, value: Any, at: Path_, minimum: float = 0, integer: bool = False) -> float:
         ok = isinstance(value, int) if integer else isinstance(value, int | float)
-        if isinstance(value, bool) or not ok or value < minimum:
+        if isinstance(value, bool) or not ok or not math.isfinite(value) or value < minimum:
             kind = "an integer" if integer else "a number"
             raise self.error(at, f"must be {kind} >= {minimum}")
         return float(value)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from camsweep.config import CredentialRef, load_config, parse_config
 from fingerprints.errors import ConfigError
@@ -49,6 +51,8 @@ SITES = '[sites.hq]\nnetworks = ["10.20.0.0/24"]\n'
         ),
         (SITES + "rate_pps = -1\n", "/etc/camsweep.toml:3: sites.hq.rate_pps: must be a number >= 0.1"),
         (SITES + "colour = 'red'\n", "/etc/camsweep.toml:3: sites.hq.colour: unknown key"),
+        (SITES + "rate_pps = nan\n", "/etc/camsweep.toml:3: sites.hq.rate_pps: must be a number"),
+        ("[scan]\nrate_pps = inf\n" + SITES, "/etc/camsweep.toml:2: scan.rate_pps: must be a number"),
         (SITES + "ports = 'nope'\n", "/etc/camsweep.toml:3: sites.hq.ports: no port set 'nope'"),
         (
             SITES + "ports = [80, 70000]\n",
@@ -135,3 +139,24 @@ def test_readme_recipe_is_a_valid_configuration_and_its_error_example_is_true() 
     )
     quoted = section.split("key: `", 1)[1].split("`", 1)[0]
     assert _error(text.replace("10.20.8.0/22", "10.20.8.0/2x")).startswith(quoted)
+
+
+_PIECES = [
+    "[sites.hq]\n", "[sites]\n", "hq = 1\n", 'networks = ["10.0.0.0/24"]\n', "networks = [1]\n",
+    "[[jobs]]\n", 'name = "a"\n', "name = 3\n", 'site = "hq"\n', "sites = []\n", 'cron = "* * * * *"\n',
+    'cron = "@daily"\n', "[jobs.notify]\n", "notify = 1\n", 'webhook = "http://x"\n', "email = [1]\n",
+    "[smtp]\n", 'host = "h"\n', 'port = "x"\n', "[scan]\n", 'ports = "camera"\n', 'ports = ["1-0"]\n',
+    "ports = {a=1}\n", "[port_sets]\n", "a = [1]\n", 'credentials = { file = "x" }\n', "credentials = 1\n",
+    "[schedule]\n", 'timezone = ""\n', "[database]\n", 'url = "x"\n', "jobs = [1]\n", "rate_pps = nan\n",
+    "per_host_concurrency = 1.5\n", '"a.b" = 1\n', "[[sites.hq.x]]\n", "password = 'x'\n", "[a\n",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12))
+def test_any_configuration_loads_or_says_what_is_wrong(pieces: list[str]) -> None:
+    """An operator's file either loads or raises ConfigError naming the file; nothing else escapes."""
+    try:
+        parse_config("".join(pieces), Path("/etc/camsweep.toml"))
+    except ConfigError as exc:
+        assert str(exc).startswith("/etc/camsweep.toml")
