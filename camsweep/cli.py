@@ -215,14 +215,18 @@ def _parse_ports(text: str | None) -> tuple[int, ...]:
 
 
 def _devices_table(rows: list[dict[str, object]], title: str) -> Table:
-    table = Table(title=title)
-    for col in ("ip", "brand", "manufacturer", "model", "firmware", "category", "policy_flags", "confidence"):
+    # Device-supplied strings are escaped: a model called "[/]" must print, not crash rich's markup.
+    text_cols = ["ip", "brand", "manufacturer", "model", "firmware", "category"]
+    if any("site" in r for r in rows):  # inventory rows (not a fresh scan's) say where and how
+        text_cols += ["site", "connectivity"]
+    table = Table(title=escape(title))
+    for col in (*text_cols, "policy_flags", "confidence"):
         table.add_column(col)
     for r in rows:
         flags = r.get("policy_flags") or []
         table.add_row(
-            *(str(r.get(c) or "") for c in ("ip", "brand", "manufacturer", "model", "firmware", "category")),
-            "[red]" + ", ".join(map(str, flags)) + "[/]" if flags else "",  # type: ignore[call-overload]
+            *(escape(str(r.get(c) or "")) for c in text_cols),
+            "[red]" + escape(", ".join(map(str, flags))) + "[/]" if flags else "",  # type: ignore[call-overload]
             f"{float(r.get('confidence') or 0):.2f}",  # type: ignore[arg-type]
         )
     return table

@@ -36,6 +36,9 @@ schedule_app = typer.Typer(
 )
 config_app = typer.Typer(help="The configuration file (TOML).", no_args_is_help=True)
 
+#: Devices listed per site under a scheduled run's diff counts (the JSON output has them all).
+MAX_DIFF_LINES = 20
+
 NowOption = Annotated[
     Optional[str],
     typer.Option(
@@ -80,6 +83,19 @@ def _render_run(run: schedule.JobRun, as_json: bool) -> None:
         )
         if s.error:
             say(f"    [red]{escape(s.error)}[/]")
+        if s.diff and s.diff.previous_scan_id:  # on a first scan every device is new: counts are enough
+            changes = [("new", d) for d in s.diff.new] + [("gone", d) for d in s.diff.gone]
+            changes += [("changed", d) for d in s.diff.changed]
+            for kind, d in changes[:MAX_DIFF_LINES]:
+                what = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in d.get("changes", {}).items())
+                say(
+                    escape(
+                        f"    {kind:7} {d.get('ip')} {d.get('brand') or ''} made by "
+                        f"{d.get('manufacturer') or '?'} {d.get('model') or ''} {what}"
+                    )
+                )
+            if len(changes) > MAX_DIFF_LINES:
+                say(f"    ... and {len(changes) - MAX_DIFF_LINES} more (--json has them all)")
     for n in run.notified:
         say(f"  notified: {n}")
     for e in run.errors:

@@ -44,7 +44,7 @@ def _fill(db_url: str) -> None:
         ("hq", "10.0.0.6", "LTS", "Hikvision", "CMIP3042", "V5.5.0", ("NDAA-889",), True),
         ("depot", "10.1.0.7", "Lorex", "Dahua", "LNB8005", "2.800.0000000.16.R", ("NDAA-889",), True),
         ("depot", "10.1.0.8", "Axis", "Axis", "+M3045", "10.12.1", (), True),
-        ("depot", "10.1.0.9", None, None, "@LaserJet", None, (), False),
+        ("depot", "10.1.0.9", None, None, "@LaserJet", "[/red]", (), False),
     ]
     for n, (site, ip, brand, maker, model, fw, flags, cam) in enumerate(rows):
         scan = inv.begin_scan([ip], site=site)
@@ -171,6 +171,10 @@ def test_devices_filters_and_fail_on(db_url: str) -> None:
     assert r.returncode == 2 and "--since" in r.stderr
     r = run_cli("devices", "--db", db_url, "--since", "1d", "--json")
     assert len(r.stdout.splitlines()) == 5
+    # the table for people: a device's "[/red]" firmware prints as text instead of breaking the markup
+    r = run_cli("devices", "--db", db_url, "--site", "depot", env={"COLUMNS": "250"})
+    assert r.returncode == 0, r.stderr
+    assert "[/red]" in r.stdout and "LNB8005" in r.stdout and "networked" in r.stdout
 
 
 def test_export_direct_records_destination(db_url: str) -> None:

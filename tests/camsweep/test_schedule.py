@@ -276,9 +276,17 @@ def test_nightly_scans_of_two_sites_then_the_hikvision_dahua_spreadsheet(
 
     # the next night the depot's devices are off: its diff says they are gone
     depot.stop()
-    r = run_cli("schedule", "run", "--config", str(cfg), "--once", "--now", "2026-12-02T01:31", "--json")
+    r = run_cli("schedule", "run", "--config", str(cfg), "--once", "--now", "2026-12-02T01:31")
     assert r.returncode == 0, r.stderr
-    [run2] = _runs(r.stdout)
+    # for people: the diff's devices, one line each
+    for device in depot.fleet.devices:
+        assert f"gone    {device.ip} " in r.stdout, r.stdout
+    assert "site depot: scan" in r.stdout and "3 gone" in r.stdout
+    inv = Inventory(db_url)
+    try:
+        run2 = inv.actions("schedule.run")[-1].detail  # the run record holds what --json prints
+    finally:
+        inv.close()
     hq2, depot2 = run2["sites"]
     assert hq2["previous_scan_id"] == run["sites"][0]["scan_id"]
     assert hq2["diff"] == {"new": 0, "gone": 0, "changed": 0}
