@@ -332,7 +332,9 @@ def scan(
                 raise typer.Exit(EXIT_ERROR)
             sites = [cfg.site(site)] if site else list(cfg.sites.values())
             requests = [
-                api.site_request(s, ports=_parse_ports(ports) if ports else None, rate_pps=rate)
+                api.site_request(
+                    s, ports=_parse_ports(ports) if ports else None, rate_pps=rate, operator=_actor(None)
+                )
                 for s in sites
             ]
         else:
