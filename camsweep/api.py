@@ -20,6 +20,8 @@ import fingerprints as fingerprints_pkg
 from camsweep import __version__
 from camsweep.audit.chain import ChainReport, seal_scan, verify_chain
 from camsweep.audit.report import AuditReport
+from camsweep.config import Config, SiteConfig, find_config
+from camsweep.exports import DeviceQuery
 from db import imports
 from db.records import DeviceDetail, ReidentifyChange, ScanDiff, ScanRecord, StandaloneUnit
 from db.repository import DEFAULT_SITE, DeviceRecord, Inventory
@@ -28,7 +30,7 @@ from fingerprints.errors import ConfigError
 from fingerprints.evidence import EVIDENCE_KEYS, Evidence, HostReport, Identification
 from fingerprints.matcher import KnowledgeBase, default_kb, identify
 from fingerprints.selftest import SelfTestReport, run_selftest
-from scanner.credentials import OnvifCredentials
+from scanner.credentials import OnvifCredentials, load_credentials
 from scanner.discovery import DiscoveryOptions, discover
 from scanner.engine import Engine, Progress, ScanDeadlineExceeded, ScanLimits
 from scanner.engine import run as run_engine
@@ -38,9 +40,9 @@ from scanner.targets import Scope, count_addresses, iter_addresses, parse_target
 DEFAULT_DB_FILE = "camsweep.db"
 
 
-def resolve_db_url(db: str | None) -> str:
-    """``--db``, else ``$CAMSWEEP_DB``, else ``./camsweep.db``."""
-    url = db or os.environ.get("CAMSWEEP_DB") or DEFAULT_DB_FILE
+def resolve_db_url(db: str | None, config_url: str | None = None) -> str:
+    """``--db``, else ``$CAMSWEEP_DB``, else the configuration's ``[database] url``, else ``./camsweep.db``."""
+    url = db or os.environ.get("CAMSWEEP_DB") or config_url or DEFAULT_DB_FILE
     if "://" not in url:
         url = f"sqlite:///{Path(url)}"
     return url
@@ -155,10 +157,70 @@ def scan(
         inventory.close()
 
 
-def list_devices(db_url: str, cameras_only: bool = False) -> list[DeviceRecord]:
+def list_devices(
+    db_url: str, cameras_only: bool = False, query: DeviceQuery | None = None
+) -> list[DeviceRecord]:
+    """Devices of the inventory; ``query`` filters them (several values per field allowed)."""
+    from camsweep.exports import select_devices
+
+    if query is None:
+        query = DeviceQuery(cameras_only=cameras_only)
+    elif cameras_only:
+        query = replace(query, cameras_only=True)
     inventory = Inventory(db_url)
     try:
-        return inventory.devices(cameras_only=cameras_only)
+        return select_devices(inventory, query)
+    finally:
+        inventory.close()
+
+
+# -- operations: configuration, exports, scheduled scans (issue 7) ------------
+
+
+def load_config(path: str | None = None) -> Config | None:
+    """``--config``, else ``$CAMSWEEP_CONFIG``, else ``./camsweep.toml`` if it exists, else ``None``."""
+    return find_config(path)
+
+
+def site_request(
+    site: SiteConfig, ports: Sequence[int] | None = None, rate_pps: float | None = None, operator: str = ""
+) -> ScanRequest:
+    """A scan of a configured site: its networks, exclusions, ports and limits.
+
+    ``rate_pps`` can only make the scan gentler than the site allows.
+    """
+    limits = site.limits()
+    if rate_pps is not None and rate_pps < limits.rate_pps:
+        limits = replace(limits, rate_pps=rate_pps)
+    return ScanRequest(
+        targets=site.targets,
+        site=site.name,
+        ports=tuple(ports) if ports else site.ports,
+        scope=site.scope(),
+        limits=limits,
+        operator=operator,
+    )
+
+
+def site_credentials(site: SiteConfig, override: Path | None = None) -> OnvifCredentials | None:
+    """The ONVIF credential for a configured site: ``--credentials FILE`` first, then the
+    site's credential reference, then ``$CAMSWEEP_ONVIF_USER``/``$CAMSWEEP_ONVIF_PASSWORD``."""
+    if override is not None:
+        return load_credentials(site.name, override)
+    if site.credentials is not None:
+        return site.credentials.resolve(site.name)
+    return load_credentials(site.name, None)
+
+
+def export_devices(
+    db_url: str, fmt: str, query: DeviceQuery | None = None, actor: str = "", destination: str = ""
+) -> tuple[bytes, int]:
+    """Render the selected devices as json, csv or xlsx and record the export; returns (bytes, rows)."""
+    from camsweep.exports import export_devices as _export
+
+    inventory = Inventory(db_url)
+    try:
+        return _export(inventory, fmt, query, actor=actor, destination=destination)
     finally:
         inventory.close()
 

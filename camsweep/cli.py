@@ -5,19 +5,26 @@ No logic lives here beyond argument handling and presentation (STYLE.md §8).
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
+import os
+import re
 import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from camsweep import __version__, api, cli_audit, cli_fingerprints, cli_inventory, cli_lab
-from camsweep.exports import export_record, to_csv, to_json
+from camsweep.config import Config
+from camsweep.exports import FORMATS, DeviceQuery, export_record
 from fingerprints.errors import CamsweepError
 from scanner.credentials import load_credentials
 from scanner.discovery import DiscoveryOptions
@@ -42,11 +49,151 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output (JSON lines).")]
+ConfigOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--config",
+        help="Configuration file (default: $CAMSWEEP_CONFIG, else ./camsweep.toml if present).",
+    ),
+]
+FailOnOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--fail-on",
+        help="Exit 1 if any device found has: policy (a policy flag), advisory, or camera.",
+    ),
+]
+_FAIL_ON = ("policy", "advisory", "camera")
+
+#: Exit codes (README "Exit codes"): 0 ok; 1 --fail-on found something; 2 usage, configuration,
+#: scope or data error; 3 a scheduled job failed (scan or notification).
+EXIT_FOUND = 1
+EXIT_ERROR = 2
+EXIT_JOB_FAILED = 3
+
+
+def _filter_option(name: str, what: str) -> Any:
+    return typer.Option(name, help=f"Only devices whose {what} is one of these (comma-separated).")
+
+
+SiteFilter = Annotated[Optional[list[str]], _filter_option("--site", "site")]
+BrandFilter = Annotated[Optional[list[str]], _filter_option("--brand", "brand (the name on the box)")]
+MakerFilter = Annotated[
+    Optional[list[str]], _filter_option("--manufacturer", "real manufacturer, e.g. Hikvision,Dahua")
+]
+ModelFilter = Annotated[Optional[list[str]], _filter_option("--model", "model")]
+CategoryFilter = Annotated[Optional[list[str]], _filter_option("--category", "category")]
+ConnectivityFilter = Annotated[
+    Optional[list[str]], _filter_option("--connectivity", "connectivity (networked, standalone, ...)")
+]
+FirmwareFilter = Annotated[
+    Optional[list[str]],
+    typer.Option("--firmware", help="Only devices whose firmware contains one of these (comma-separated)."),
+]
+PolicyFilter = Annotated[Optional[list[str]], _filter_option("--policy-flag", "policy flags include")]
+AdvisoryFilter = Annotated[Optional[list[str]], _filter_option("--advisory", "advisories include")]
+SinceFilter = Annotated[
+    Optional[str],
+    typer.Option("--since", help="Only devices seen since: an ISO date/time (UTC) or an age like 7d, 12h."),
+]
+CamerasFilter = Annotated[bool, typer.Option("--cameras", help="Only devices identified as cameras.")]
+FlaggedFilter = Annotated[bool, typer.Option("--flagged", help="Only devices with a policy flag.")]
+
+
+def _parse_since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    age = re.fullmatch(r"\s*(\d+)\s*([dhm])\s*", text)
+    if age:
+        unit = {"d": "days", "h": "hours", "m": "minutes"}[age.group(2)]
+        return datetime.now(UTC).replace(tzinfo=None) - timedelta(**{unit: int(age.group(1))})
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is neither an ISO date/time (2026-11-01) nor an age (7d, 12h, 30m)",
+            param_hint="--since",
+        ) from None
+    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
+
+
+def _query(
+    site: list[str] | None,
+    brand: list[str] | None,
+    manufacturer: list[str] | None,
+    model: list[str] | None,
+    category: list[str] | None,
+    connectivity: list[str] | None,
+    firmware: list[str] | None,
+    policy_flag: list[str] | None,
+    advisory: list[str] | None,
+    since: str | None,
+    cameras: bool,
+    flagged: bool,
+) -> DeviceQuery:
+    return DeviceQuery.from_options(
+        seen_since=_parse_since(since),
+        cameras_only=cameras,
+        flagged_only=flagged,
+        site=site,
+        brand=brand,
+        manufacturer=manufacturer,
+        model=model,
+        category=category,
+        connectivity=connectivity,
+        firmware=firmware,
+        policy_flag=policy_flag,
+        advisory=advisory,
+    )
+
+
+def _check_fail_on(value: str | None) -> str | None:
+    if value is not None and value not in _FAIL_ON:
+        raise typer.BadParameter(f"{value!r} is not one of: {', '.join(_FAIL_ON)}", param_hint="--fail-on")
+    return value
+
+
+def _fail_on_found(fail_on: str | None, rows: list[dict[str, Any]]) -> None:
+    """Exit 1 when ``--fail-on`` names something these device rows have."""
+    if fail_on is None:
+        return
+    key = {"policy": "policy_flags", "advisory": "advisories", "camera": "is_camera"}[fail_on]
+    hits = [r for r in rows if r.get(key)]
+    if hits:
+        err.print(
+            f"--fail-on {fail_on}: {len(hits)} device(s) found ({', '.join(str(r.get('ip')) for r in hits[:5])}"
+            + (", ..." if len(hits) > 5 else "")
+            + ")",
+            soft_wrap=True,
+            markup=False,
+        )
+        raise typer.Exit(EXIT_FOUND)
+
+
+def _config(option: str | None) -> Config | None:
+    try:
+        return api.load_config(option)
+    except CamsweepError as exc:
+        raise _fail(exc) from exc
+
+
+def _db_url(db: str | None, cfg: Config | None) -> str:
+    return api.resolve_db_url(db, cfg.database_url if cfg else None)
+
+
+def _actor(actor: str | None) -> str:
+    if actor:
+        return actor
+    try:
+        return os.environ.get("CAMSWEEP_ACTOR") or getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
 
 
 def _fail(exc: CamsweepError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}")
-    return typer.Exit(2)
+    # soft_wrap: an error is one line however wide, so scripts and logs can grep it
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    return typer.Exit(EXIT_ERROR)
 
 
 def _parse_ports(text: str | None) -> tuple[int, ...]:
@@ -70,14 +217,18 @@ def _parse_ports(text: str | None) -> tuple[int, ...]:
 
 
 def _devices_table(rows: list[dict[str, object]], title: str) -> Table:
-    table = Table(title=title)
-    for col in ("ip", "brand", "manufacturer", "model", "firmware", "category", "policy_flags", "confidence"):
+    # Device-supplied strings are escaped: a model called "[/]" must print, not crash rich's markup.
+    text_cols = ["ip", "brand", "manufacturer", "model", "firmware", "category"]
+    if any("site" in r for r in rows):  # inventory rows (not a fresh scan's) say where and how
+        text_cols += ["site", "connectivity"]
+    table = Table(title=escape(title))
+    for col in (*text_cols, "policy_flags", "confidence"):
         table.add_column(col)
     for r in rows:
         flags = r.get("policy_flags") or []
         table.add_row(
-            *(str(r.get(c) or "") for c in ("ip", "brand", "manufacturer", "model", "firmware", "category")),
-            "[red]" + ", ".join(map(str, flags)) + "[/]" if flags else "",  # type: ignore[call-overload]
+            *(escape(str(r.get(c) or "")) for c in text_cols),
+            "[red]" + escape(", ".join(map(str, flags))) + "[/]" if flags else "",  # type: ignore[call-overload]
             f"{float(r.get('confidence') or 0):.2f}",  # type: ignore[arg-type]
         )
     return table
@@ -108,8 +259,8 @@ def _run_scan(
     return outcome
 
 
-def _render_outcome(outcome: api.ScanOutcome, as_json: bool) -> None:
-    rows = []
+def _render_outcome(outcome: api.ScanOutcome, as_json: bool) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     for report, ident in outcome.devices:
         rows.append(
             {
@@ -122,6 +273,7 @@ def _render_outcome(outcome: api.ScanOutcome, as_json: bool) -> None:
                 "firmware": ident.firmware,
                 "category": ident.category,
                 "policy_flags": list(ident.policy_flags),
+                "advisories": list(ident.advisories),
                 "confidence": ident.confidence,
             }
         )
@@ -139,19 +291,26 @@ def _render_outcome(outcome: api.ScanOutcome, as_json: bool) -> None:
             )
             + "\n"
         )
-        return
+        return rows
     out.print(_devices_table(rows, f"scan {outcome.scan_id}: {outcome.status}"))
     cams = sum(1 for r in rows if r["is_camera"])
     out.print(f"{outcome.addresses} addresses, {outcome.responsive} responsive, {cams} cameras identified")
+    return rows
 
 
 @app.command()
 def scan(
     targets: Annotated[
-        Optional[list[str]], typer.Argument(help="Addresses, CIDRs, ranges a-b, hostnames or @file.")
+        Optional[list[str]],
+        typer.Argument(
+            help="Addresses, CIDRs, ranges a-b, hostnames or @file (default: the configured sites)."
+        ),
     ] = None,
     db: DbOption = None,
-    site: Annotated[str, typer.Option(help="Site the targets belong to.")] = "default",
+    site: Annotated[
+        Optional[str],
+        typer.Option(help="Site the targets belong to; with a configuration, only that site's networks."),
+    ] = None,
     ports: Annotated[
         Optional[str], typer.Option(help="Ports to probe, e.g. 80,554,8000-8010 (default: camera set).")
     ] = None,
@@ -207,51 +366,86 @@ def scan(
     progress: Annotated[
         str, typer.Option(help="Progress display: auto (bar on a terminal), rich, plain or none.")
     ] = "auto",
+    config: ConfigOption = None,
+    fail_on: FailOnOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Scan TARGETS for cameras, identify them and record them in the inventory."""
+    """Scan TARGETS (or the sites of the configuration) for cameras, identify and record them."""
     if progress not in ("auto", "rich", "plain", "none"):
         raise typer.BadParameter(
             f"{progress!r} is not one of: auto, rich, plain, none", param_hint="--progress"
         )
-    if not targets and site_network:
-        targets = list(site_network)  # no targets: scan the site's declared networks
-    if not targets:
-        err.print(
-            "error: give TARGET addresses (e.g. camsweep scan 192.168.1.0/24), "
-            "or --site-network to scan a site's networks, "
-            "or try `camsweep demo` to scan the built-in demo fleet."
-        )
-        raise typer.Exit(2)
+    _check_fail_on(fail_on)
+    cfg = _config(config)
     try:
-        request = api.ScanRequest(
-            targets=targets,
-            site=site,
-            ports=_parse_ports(ports),
-            scope=Scope(
+        limits = ScanLimits(
+            rate_pps=rate,
+            deadline_s=deadline,
+            per_host_concurrency=per_host,
+            concurrency=concurrency,
+            connect_timeout_s=connect_timeout,
+            read_timeout_s=read_timeout,
+        )
+        discovery = DiscoveryOptions(
+            arp=arp, wsd=wsd, mdns=mdns, interfaces=tuple(interface) if interface else None
+        )
+        if not targets and site_network:
+            targets = list(site_network)  # no targets: scan the networks declared on the command line
+        if not targets:
+            if cfg is None or not cfg.sites:
+                err.print(
+                    "error: give TARGET addresses (e.g. camsweep scan 192.168.1.0/24), or configure sites "
+                    "in camsweep.toml (see examples/camsweep.toml; --config FILE), or --site-network, "
+                    "or try `camsweep demo` to scan the built-in demo fleet."
+                )
+                raise typer.Exit(EXIT_ERROR)
+            sites = [cfg.site(site)] if site else list(cfg.sites.values())
+            requests = [
+                replace(
+                    api.site_request(
+                        s, ports=_parse_ports(ports) if ports else None, rate_pps=rate, operator=_actor(None)
+                    ),
+                    discovery=discovery,
+                    credentials=api.site_credentials(s, credentials),
+                )
+                for s in sites
+            ]
+        else:
+            scope = Scope(
                 allow_public=allow_public,
                 max_addresses=max_addresses,
                 exclude=parse_networks(exclude or [], "--exclude"),
                 site_networks=parse_networks(site_network or [], "--site-network"),
                 site_name=site,
-            ),
-            limits=ScanLimits(
-                rate_pps=rate,
-                deadline_s=deadline,
-                per_host_concurrency=per_host,
-                concurrency=concurrency,
-                connect_timeout_s=connect_timeout,
-                read_timeout_s=read_timeout,
-            ),
-            discovery=DiscoveryOptions(
-                arp=arp, wsd=wsd, mdns=mdns, interfaces=tuple(interface) if interface else None
-            ),
-            credentials=load_credentials(site, credentials),
-        )
-        outcome = _run_scan(request, api.resolve_db_url(db), as_json, progress)
+            )
+            if site and cfg is not None and cfg.sites:
+                # A configured site's networks are its scope: targets outside them are refused.
+                site_scope = cfg.site(site).scope()
+                scope = Scope(
+                    allow_public=allow_public or site_scope.allow_public,
+                    site_networks=site_scope.site_networks + scope.site_networks,
+                    site_name=site,
+                    exclude=site_scope.exclude + scope.exclude,
+                    max_addresses=max_addresses,
+                )
+            requests = [
+                api.ScanRequest(
+                    targets=targets,
+                    site=site or "default",
+                    ports=_parse_ports(ports),
+                    scope=scope,
+                    limits=limits,
+                    discovery=discovery,
+                    credentials=load_credentials(site or "default", credentials),
+                )
+            ]
+        db_url = _db_url(db, cfg)
+        rows: list[dict[str, Any]] = []
+        for request in requests:
+            rows.extend(_render_outcome(_run_scan(request, db_url, as_json, progress), as_json))
     except CamsweepError as exc:
         raise _fail(exc) from exc
-    _render_outcome(outcome, as_json)
+    _fail_on_found(fail_on, rows)
 
 
 @app.command()
@@ -278,44 +472,116 @@ def demo(
 @app.command()
 def devices(
     db: DbOption = None,
-    cameras_only: Annotated[
-        bool, typer.Option("--cameras", help="Only devices identified as cameras.")
-    ] = False,
+    site: SiteFilter = None,
+    brand: BrandFilter = None,
+    manufacturer: MakerFilter = None,
+    model: ModelFilter = None,
+    category: CategoryFilter = None,
+    connectivity: ConnectivityFilter = None,
+    firmware: FirmwareFilter = None,
+    policy_flag: PolicyFilter = None,
+    advisory: AdvisoryFilter = None,
+    since: SinceFilter = None,
+    cameras_only: CamerasFilter = False,
+    flagged: FlaggedFilter = False,
+    config: ConfigOption = None,
+    fail_on: FailOnOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List the devices in the inventory."""
+    """List the devices in the inventory, filtered (each filter takes comma-separated values)."""
+    _check_fail_on(fail_on)
+    cfg = _config(config)
     try:
-        rows = [export_record(d) for d in api.list_devices(api.resolve_db_url(db), cameras_only)]
+        query = _query(
+            site,
+            brand,
+            manufacturer,
+            model,
+            category,
+            connectivity,
+            firmware,
+            policy_flag,
+            advisory,
+            since,
+            cameras_only,
+            flagged,
+        )
+        rows = [export_record(d) for d in api.list_devices(_db_url(db, cfg), query=query)]
     except CamsweepError as exc:
         raise _fail(exc) from exc
     if as_json:
         for r in rows:
             sys.stdout.write(json.dumps(r) + "\n")
-        return
-    out.print(_devices_table(rows, f"{len(rows)} devices"))
+    else:
+        out.print(_devices_table(rows, f"{len(rows)} devices"))
+    _fail_on_found(fail_on, rows)
 
 
 @app.command()
 def export(
     db: DbOption = None,
-    fmt: Annotated[str, typer.Option("--format", help="json or csv.")] = "json",
+    fmt: Annotated[
+        str, typer.Option("--format", help="json, csv or xlsx (a spreadsheet with a summary).")
+    ] = "json",
     output: Annotated[
         Optional[Path], typer.Option("-o", "--output", help="File to write (default: stdout).")
     ] = None,
+    site: SiteFilter = None,
+    brand: BrandFilter = None,
+    manufacturer: MakerFilter = None,
+    model: ModelFilter = None,
+    category: CategoryFilter = None,
+    connectivity: ConnectivityFilter = None,
+    firmware: FirmwareFilter = None,
+    policy_flag: PolicyFilter = None,
+    advisory: AdvisoryFilter = None,
+    since: SinceFilter = None,
+    cameras_only: CamerasFilter = False,
+    flagged: FlaggedFilter = False,
+    actor: Annotated[
+        Optional[str],
+        typer.Option(
+            "--actor", help="Who exports, for the audit log (default: $CAMSWEEP_ACTOR, else your login)."
+        ),
+    ] = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Export the inventory, one record per device."""
-    renderers = {"json": to_json, "csv": to_csv}
-    if fmt not in renderers:
-        raise typer.BadParameter(f"{fmt!r} is not one of: {', '.join(renderers)}", param_hint="--format")
+    """Export the inventory, one record per device, with the same filters as `devices`; recorded in the audit log."""
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is not one of: {', '.join(FORMATS)}", param_hint="--format")
+    if fmt == "xlsx" and output is None and sys.stdout.isatty():
+        raise typer.BadParameter("a spreadsheet is binary: give -o FILE.xlsx", param_hint="--output")
+    cfg = _config(config)
     try:
-        text = renderers[fmt](api.list_devices(api.resolve_db_url(db)))
+        query = _query(
+            site,
+            brand,
+            manufacturer,
+            model,
+            category,
+            connectivity,
+            firmware,
+            policy_flag,
+            advisory,
+            since,
+            cameras_only,
+            flagged,
+        )
+        data, count = api.export_devices(
+            _db_url(db, cfg), fmt, query, actor=_actor(actor), destination=str(output) if output else "stdout"
+        )
     except CamsweepError as exc:
         raise _fail(exc) from exc
     if output:
-        output.write_text(text, encoding="utf-8", newline="")
-        err.print(f"wrote {output}")
+        try:
+            output.write_bytes(data)
+        except OSError as exc:
+            err.print(f"[bold red]error:[/] cannot write {output}: {exc.strerror}")
+            raise typer.Exit(EXIT_ERROR) from exc
+        err.print(f"wrote {count} devices to {output}")
     else:
-        sys.stdout.write(text)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
 
 
 @app.command()
@@ -326,7 +592,9 @@ def version() -> None:
 
 # Command groups that live in their own modules register themselves here, one line each:
 # each module defines ``register(app: typer.Typer) -> None``.
-_COMMAND_MODULES: tuple[ModuleType, ...] = (cli_fingerprints, cli_audit, cli_lab, cli_inventory)
+from camsweep import cli_ops  # noqa: E402 - imports the helpers above
+
+_COMMAND_MODULES: tuple[ModuleType, ...] = (cli_fingerprints, cli_audit, cli_lab, cli_inventory, cli_ops)
 for _module in _COMMAND_MODULES:
     _module.register(app)
 

@@ -147,6 +147,7 @@ class Sighting(Base):
     firmware: Mapped[str | None] = mapped_column(String(128))
     category: Mapped[str | None] = mapped_column(String(64))
     capabilities: Mapped[list] = mapped_column(default=list)
+    policy_flags: Mapped[list] = mapped_column(default=list)
     via_recorder: Mapped[str | None] = mapped_column(String(64))
     seen_at: Mapped[datetime]
 

@@ -217,8 +217,10 @@ class InventoryReads:
                     for f in ("ip", "brand", "manufacturer", "model", "firmware", "category", "via_recorder")
                     if getattr(ra, f) != getattr(rb, f)
                 }
-                if sorted(ra.capabilities or []) != sorted(rb.capabilities or []):
-                    diffs["capabilities"] = [sorted(ra.capabilities or []), sorted(rb.capabilities or [])]
+                for listed in ("capabilities", "policy_flags"):
+                    old, new_ = sorted(getattr(ra, listed) or []), sorted(getattr(rb, listed) or [])
+                    if old != new_:
+                        diffs[listed] = [old, new_]
                 if diffs:
                     changed.append(DeviceChange(devices[i], diffs))
             return ScanDiff(a, b, new, gone, changed)

@@ -75,7 +75,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 #: The newest Alembic revision under ``migrations/versions`` (a test checks they agree).
 #: Kept here so that opening an up-to-date inventory does not import Alembic at all.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 
 def _observation_hash(row: dict[str, Any]) -> str:
@@ -570,6 +570,7 @@ class Inventory(InventoryReads):
         row.brand, row.manufacturer, row.model = device.brand, device.manufacturer, device.model
         row.firmware, row.category = device.firmware, device.category
         row.capabilities = list(caps or device.capabilities or [])
+        row.policy_flags = sorted(device.policy_flags or [])
         row.via_recorder = via
 
     def _event(

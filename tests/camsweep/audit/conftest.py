@@ -19,8 +19,6 @@ from db.models import Device, Site
 from db.repository import Inventory, utcnow
 from fingerprints.manufacturers import ManufacturerList, default_manufacturers
 
-AUDIT_FLEET = Path(__file__).with_name("fleet.yaml")
-
 
 def audit_network() -> str:
     """A /28 in the audit's loopback block (the audit fleet needs three addresses)."""
@@ -34,7 +32,7 @@ def lab_network(lab: Lab) -> str:
 @pytest.fixture
 def lab() -> Iterator[Lab]:
     """The audit fleet (two Hikvision cameras and an nginx decoy) on a fresh audit address block."""
-    with Lab(load_fleet(str(AUDIT_FLEET), network=audit_network())) as running:
+    with Lab(load_fleet("mini", network=audit_network())) as running:
         yield running
 
 
