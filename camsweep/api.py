@@ -108,3 +108,12 @@ def list_devices(db_url: str, cameras_only: bool = False) -> list[DeviceRecord]:
         return inventory.devices(cameras_only=cameras_only)
     finally:
         inventory.close()
+
+
+def check_scan_request(request: ScanRequest) -> None:
+    """Raise ``ConfigError``/``ScopeError`` if ``request`` would be refused; nothing is recorded.
+
+    Front ends that start a scan in the background (the web dashboard) call this
+    first, so the operator sees a refusal instead of a scan that fails unseen.
+    """
+    request.scope.check(parse_targets(request.targets))

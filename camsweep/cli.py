@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from camsweep import __version__, api
+from camsweep import __version__, api, cli_web
 from camsweep.exports import export_record, to_csv, to_json
 from fingerprints.errors import CamsweepError
 from scanner.engine import DEFAULT_RATE_PPS, ScanLimits
@@ -251,7 +251,7 @@ def version() -> None:
 
 # Command groups that live in their own modules register themselves here, one line each:
 # each module defines ``register(app: typer.Typer) -> None``.
-_COMMAND_MODULES: tuple[ModuleType, ...] = ()
+_COMMAND_MODULES: tuple[ModuleType, ...] = (cli_web,)
 for _module in _COMMAND_MODULES:
     _module.register(app)
 
