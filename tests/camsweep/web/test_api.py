@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from camsweep.exports import to_json
+from camsweep.lab import Lab
 from camsweep.web.accounts import Accounts
 from db.repository import DeviceFilter, Inventory
 from tests.camsweep.web.conftest import PASSWORDS, LiveServer
@@ -243,3 +245,28 @@ def test_an_admin_scan_refuses_public_space_and_server_files(live_server: LiveSe
         r = c.post("/scans", data={"targets": "@/etc/passwd", "csrf_token": token})
         assert r.status_code == 422 and "command line" in r.text
         assert len(c.get("/api/scans").json()) == before
+
+
+SCAN_DONE_TIMEOUT_S = 120.0
+
+
+def test_an_admin_starts_a_scan_of_the_loopback_lab_from_the_web(
+    sqlite_server: LiveServer, demo_lab: Lab
+) -> None:
+    targets = " ".join(demo_lab.fleet.targets)
+    with login(sqlite_server, "ada") as c:
+        r = c.post(
+            "/scans", data={"targets": targets, "site": "lab", "csrf_token": csrf_of(c.get("/scans").text)}
+        )
+        assert r.status_code == 303
+        deadline = time.monotonic() + SCAN_DONE_TIMEOUT_S
+        while True:
+            lab_scans = [s for s in c.get("/api/scans").json() if s["site"] == "lab"]
+            if lab_scans and lab_scans[0]["status"] != "running":
+                break
+            assert time.monotonic() < deadline, "the scan started from the web did not finish"
+            time.sleep(0.2)
+        assert lab_scans[0]["status"] == "completed"
+        found = c.get("/api/devices", params={"site": "lab", "manufacturer": "Hikvision"}).json()
+        assert len(found) == 2
+        assert "ada" in c.get("/audit", params={"action": "scan"}).text
