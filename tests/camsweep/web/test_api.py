@@ -1,4 +1,8 @@
-"""The dashboard over real HTTP (httpx against a real uvicorn server), on both backends."""
+"""The dashboard over real HTTP (httpx against a real uvicorn server).
+
+What touches storage (logins, annotations, exports, filters) runs on SQLite and
+PostgreSQL; access rules run on SQLite only, to keep the suite lean.
+"""
 
 from __future__ import annotations
 
@@ -59,9 +63,16 @@ def audit(server: LiveServer, action: str) -> list[dict[str, object]]:
         inv.close()
 
 
-def test_a_stranger_sees_nothing(live_server: LiveServer) -> None:
-    with client(live_server) as c:
-        for path in ("/", f"/devices/{live_server.ids['amcrest']}", "/scans", "/charts", "/audit", "/export"):
+def test_a_stranger_sees_nothing(sqlite_server: LiveServer) -> None:
+    with client(sqlite_server) as c:
+        for path in (
+            "/",
+            f"/devices/{sqlite_server.ids['amcrest']}",
+            "/scans",
+            "/charts",
+            "/audit",
+            "/export",
+        ):
             r = c.get(path)
             assert r.status_code == 303, path
             assert r.headers["location"].startswith("/login?next=")
@@ -93,8 +104,8 @@ def test_login_sets_a_strict_httponly_session_and_every_attempt_is_audited(live_
     assert outcomes == [("olivia", "failure"), ("olivia", "success")]
 
 
-def test_login_without_its_csrf_token_is_refused(live_server: LiveServer) -> None:
-    with client(live_server) as c:
+def test_login_without_its_csrf_token_is_refused(sqlite_server: LiveServer) -> None:
+    with client(sqlite_server) as c:
         c.get("/login")
         r = c.post("/login", data={"username": "olivia", "password": PASSWORDS["olivia"]})
         assert r.status_code == 403
@@ -121,9 +132,9 @@ def test_api_devices_is_the_json_export_with_the_same_filters(live_server: LiveS
     assert bad.status_code == 422 and "seen_since" in bad.text
 
 
-def test_openapi_schema_documents_the_api_and_its_bearer_auth(live_server: LiveServer) -> None:
-    token = token_for(live_server, "audrey")
-    with client(live_server) as c:
+def test_openapi_schema_documents_the_api_and_its_bearer_auth(sqlite_server: LiveServer) -> None:
+    token = token_for(sqlite_server, "audrey")
+    with client(sqlite_server) as c:
         schema = c.get("/openapi.json", headers={"Authorization": f"Bearer {token}"}).json()
     op = schema["paths"]["/api/devices"]["get"]
     params = {p["name"] for p in op["parameters"]}
@@ -161,9 +172,9 @@ def test_an_officer_annotates_and_it_is_stored_and_audited(live_server: LiveServ
     ]
 
 
-def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(live_server: LiveServer) -> None:
-    device = live_server.ids["amcrest"]
-    with login(live_server, "olivia") as c:
+def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(sqlite_server: LiveServer) -> None:
+    device = sqlite_server.ids["amcrest"]
+    with login(sqlite_server, "olivia") as c:
         for data in ({"text": "forged"}, {"text": "forged", "csrf_token": "not-the-token"}):
             r = c.post(f"/devices/{device}/annotations", data=data)
             assert r.status_code == 403
@@ -172,12 +183,12 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(live_serve
         r = c.post(f"/api/devices/{device}/annotations", json={"text": "forged"})
         assert r.status_code == 403
         assert "forged" not in c.get(f"/devices/{device}").text
-    assert audit(live_server, "annotate") == []
+    assert audit(sqlite_server, "annotate") == []
 
 
-def test_an_auditor_cannot_annotate_even_with_a_valid_csrf_token(live_server: LiveServer) -> None:
-    device = live_server.ids["amcrest"]
-    with login(live_server, "audrey") as c:
+def test_an_auditor_cannot_annotate_even_with_a_valid_csrf_token(sqlite_server: LiveServer) -> None:
+    device = sqlite_server.ids["amcrest"]
+    with login(sqlite_server, "audrey") as c:
         page = c.get(f"/devices/{device}")
         assert page.status_code == 200
         assert "/annotations" not in page.text  # no annotate form for an auditor
@@ -185,15 +196,15 @@ def test_an_auditor_cannot_annotate_even_with_a_valid_csrf_token(live_server: Li
         assert r.status_code == 403
         assert c.get("/export", params={"format": "csv"}).status_code == 403
         assert c.get("/audit").status_code == 200
-    token = token_for(live_server, "audrey")
-    with client(live_server) as c:
+    token = token_for(sqlite_server, "audrey")
+    with client(sqlite_server) as c:
         r = c.post(
             f"/api/devices/{device}/annotations",
             json={"text": "x"},
             headers={"Authorization": f"Bearer {token}"},
         )
         assert r.status_code == 403
-    assert audit(live_server, "annotate") == []
+    assert audit(sqlite_server, "annotate") == []
 
 
 def test_exports_download_every_format_and_are_audited(live_server: LiveServer) -> None:
@@ -215,11 +226,11 @@ def test_exports_download_every_format_and_are_audited(live_server: LiveServer) 
     assert logged == [("olivia", "csv", 1, "web"), ("olivia", "json", 4, "web"), ("olivia", "csv", 4, "api")]
 
 
-def test_the_audit_log_is_readable_by_auditors_over_the_api(live_server: LiveServer) -> None:
-    with login(live_server, "olivia"):
+def test_the_audit_log_is_readable_by_auditors_over_the_api(sqlite_server: LiveServer) -> None:
+    with login(sqlite_server, "olivia"):
         pass
-    token = token_for(live_server, "audrey")
-    with client(live_server) as c:
+    token = token_for(sqlite_server, "audrey")
+    with client(sqlite_server) as c:
         r = c.get("/api/audit-log", params={"action": "login"}, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200
         assert [(e["actor"], e["detail"]["outcome"]) for e in r.json()] == [("olivia", "success")]
@@ -228,16 +239,16 @@ def test_the_audit_log_is_readable_by_auditors_over_the_api(live_server: LiveSer
 
 
 @pytest.mark.parametrize("name", ["olivia", "audrey"])
-def test_only_an_admin_may_start_a_scan(live_server: LiveServer, name: str) -> None:
-    with login(live_server, name) as c:
+def test_only_an_admin_may_start_a_scan(sqlite_server: LiveServer, name: str) -> None:
+    with login(sqlite_server, name) as c:
         page = c.get("/scans")
         assert 'action="/scans"' not in page.text
         r = c.post("/scans", data={"targets": "127.0.0.1", "csrf_token": csrf_of(page.text)})
         assert r.status_code == 403
 
 
-def test_an_admin_scan_refuses_public_space_and_server_files(live_server: LiveServer) -> None:
-    with login(live_server, "ada") as c:
+def test_an_admin_scan_refuses_public_space_and_server_files(sqlite_server: LiveServer) -> None:
+    with login(sqlite_server, "ada") as c:
         token = csrf_of(c.get("/scans").text)
         before = len(c.get("/api/scans").json())
         r = c.post("/scans", data={"targets": "8.8.8.0/24", "csrf_token": token})

@@ -105,8 +105,6 @@ def test_users_add_and_serve_from_the_real_cli(tmp_path: object) -> None:
     assert dup.returncode == 2 and "user 'olga' already exists" in dup.stderr
     bad_role = users_add("x", "root", "long-enough-pass")
     assert bad_role.returncode == 2 and "not one of: auditor, officer, admin" in bad_role.stderr
-    short = users_add("y", "auditor", "short")
-    assert short.returncode == 2 and "8-1024 characters" in short.stderr
     token = run_cli("users", "token", "olga", "--db", db)
     assert token.returncode == 0 and re.fullmatch(r"cst_[A-Za-z0-9_-]{40,}\n", token.stdout)
 
