@@ -18,12 +18,14 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Form, Query, Request
-from fastapi.exceptions import HTTPException
+from fastapi import Path as PathParam
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from camsweep import __version__, api, exports
@@ -89,14 +91,22 @@ class DeviceDetailOut(BaseModel):
     annotations: list[dict[str, Any]]
 
 
+def _as_utc(when: datetime) -> datetime:
+    # The inventory stores naive UTC; RFC 3339 (OpenAPI "date-time") needs the offset.
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
 class ScanOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     site: str
     targets: list[str]
     status: str
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: UtcDatetime
+    finished_at: UtcDatetime | None
     addresses_total: int
     addresses_done: int
 
@@ -104,14 +114,29 @@ class ScanOut(BaseModel):
 class AuditOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    at: datetime
+    at: UtcDatetime
     actor: str
     action: str
     detail: dict[str, Any]
 
 
+class ErrorOut(BaseModel):
+    detail: str
+
+
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "No session and no valid bearer token."},
+    403: {"model": ErrorOut, "description": "The user's role does not allow this (or a CSRF check failed)."},
+}
+WITH_404: dict[int | str, dict[str, Any]] = {
+    **AUTH_ERRORS,
+    404: {"model": ErrorOut, "description": "No such device."},
+}
+
+
 class AnnotationIn(BaseModel):
-    text: str
+    # At least one visible character; no NUL (PostgreSQL text cannot hold it).
+    text: str = Field(min_length=1, max_length=MAX_ANNOTATION_LEN, pattern=r"^[^\x00]*\S[^\x00]*$")
 
 
 class WhoAmI(BaseModel):
@@ -136,55 +161,91 @@ def _formats() -> dict[str, tuple[Callable[..., Any], str, str]]:
     return found
 
 
-def _clean(value: str | None) -> str | None:
+def invalid(field: str, message: str, where: str = "query") -> RequestValidationError:
+    """A 422 in FastAPI's own error shape (the one the OpenAPI schema documents)."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": (where, field), "msg": message, "input": None}]
+    )
+
+
+def _clean(value: str | None, field: str = "value") -> str | None:
     if value is None:
         return None
     value = value.strip()
     if len(value) > MAX_FILTER_LEN:
-        raise HTTPException(422, f"a filter value is at most {MAX_FILTER_LEN} characters")
+        raise invalid(field, f"a filter value is at most {MAX_FILTER_LEN} characters")
     return value or None
 
 
-def device_filter(
-    site: Annotated[str | None, Query(description="Site name (case-insensitive).")] = None,
-    brand: Annotated[str | None, Query(description="Brand on the box, e.g. Amcrest.")] = None,
-    manufacturer: Annotated[str | None, Query(description="Who really made it, e.g. Dahua.")] = None,
-    model: Annotated[str | None, Query()] = None,
-    category: Annotated[str | None, Query(description="camera, nvr, ptz, ...")] = None,
-    connectivity: Annotated[str | None, Query(description="networked, standalone, missing, ...")] = None,
-    firmware: Annotated[str | None, Query(description="Substring of the firmware version.")] = None,
-    policy_flag: Annotated[str | None, Query(description="One policy flag, e.g. NDAA-889.")] = None,
-    advisory: Annotated[str | None, Query(description="One advisory id, e.g. a CVE.")] = None,
+def _naive_utc(when: datetime | None) -> datetime | None:
+    if when is not None and when.tzinfo is not None:
+        return when.astimezone(UTC).replace(tzinfo=None)
+    return when
+
+
+#: Row ids are INTEGER on PostgreSQL (32-bit): larger ids cannot exist, and would overflow the driver.
+MAX_DB_ID = 2**31 - 1
+DeviceId = Annotated[int, PathParam(ge=1, le=MAX_DB_ID)]
+ScanId = Annotated[int, PathParam(ge=1, le=MAX_DB_ID)]
+
+FilterText = Annotated[str | None, Query(max_length=MAX_FILTER_LEN)]
+
+
+def _filter(values: dict[str, str | None], seen_since: datetime | None, cameras_only: bool) -> DeviceFilter:
+    cleaned = {name: _clean(values.get(name), name) for name in FILTER_FIELDS}
+    return DeviceFilter(**cleaned, seen_since=_naive_utc(seen_since), cameras_only=cameras_only)
+
+
+def api_device_filter(
+    site: Annotated[
+        str | None, Query(max_length=MAX_FILTER_LEN, description="Site name (case-insensitive).")
+    ] = None,
+    brand: Annotated[
+        str | None, Query(max_length=MAX_FILTER_LEN, description="Brand on the box, e.g. Amcrest.")
+    ] = None,
+    manufacturer: Annotated[
+        str | None, Query(max_length=MAX_FILTER_LEN, description="Who really made it, e.g. Dahua.")
+    ] = None,
+    model: FilterText = None,
+    category: Annotated[
+        str | None, Query(max_length=MAX_FILTER_LEN, description="camera, nvr, ptz, ...")
+    ] = None,
+    connectivity: Annotated[
+        str | None, Query(max_length=MAX_FILTER_LEN, description="networked, standalone, missing, ...")
+    ] = None,
+    firmware: Annotated[
+        str | None, Query(max_length=MAX_FILTER_LEN, description="Substring of the firmware version.")
+    ] = None,
+    policy_flag: Annotated[
+        str | None, Query(max_length=MAX_FILTER_LEN, description="One policy flag, e.g. NDAA-889.")
+    ] = None,
+    advisory: Annotated[str | None, Query(max_length=MAX_FILTER_LEN, description="One advisory id.")] = None,
     seen_since: Annotated[
-        str | None, Query(description="ISO date or date-time (UTC): last seen at or after.")
+        datetime | None, Query(description="Last seen at or after this date-time (UTC if no offset).")
     ] = None,
     cameras_only: Annotated[bool, Query(description="Only devices identified as cameras.")] = False,
 ) -> DeviceFilter:
     """The same filters as ``camsweep devices`` and the exports (``DeviceFilter``)."""
+    values = {k: v for k, v in locals().items() if k in FILTER_FIELDS}
+    return _filter(values, seen_since, cameras_only)
+
+
+def page_device_filter(request: Request) -> DeviceFilter:
+    """The inventory form's filters: an HTML form sends empty fields, and a date for ``seen_since``."""
+    q = request.query_params
     since: datetime | None = None
-    if _clean(seen_since):
+    text = _clean(q.get("seen_since"), "seen_since")
+    if text:
         try:
-            since = datetime.fromisoformat(str(seen_since).strip())
+            since = datetime.fromisoformat(text)
         except ValueError:
-            raise HTTPException(422, f"seen_since {seen_since!r} is not an ISO date or date-time") from None
-        if since.tzinfo is not None:
-            since = since.astimezone(UTC).replace(tzinfo=None)
-    return DeviceFilter(
-        site=_clean(site),
-        brand=_clean(brand),
-        manufacturer=_clean(manufacturer),
-        model=_clean(model),
-        category=_clean(category),
-        connectivity=_clean(connectivity),
-        firmware=_clean(firmware),
-        policy_flag=_clean(policy_flag),
-        advisory=_clean(advisory),
-        seen_since=since,
-        cameras_only=cameras_only,
-    )
+            raise invalid("seen_since", f"{text!r} is not an ISO date or date-time") from None
+    cameras_only = q.get("cameras_only", "").lower() in ("1", "true", "on", "yes")
+    return _filter({name: q.get(name) for name in FILTER_FIELDS}, since, cameras_only)
 
 
-Filter = Annotated[DeviceFilter, Depends(device_filter)]
+ApiFilter = Annotated[DeviceFilter, Depends(api_device_filter)]
+PageFilter = Annotated[DeviceFilter, Depends(page_device_filter)]
 bearer = HTTPBearer(auto_error=False, description="An API token from `camsweep users token NAME`.")
 
 
@@ -279,6 +340,7 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
     app.state.inventory = inventory
     app.state.accounts = accounts
     app.state.signer = signer
+    format_pattern = "^(" + "|".join(_formats()) + ")$"
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     # -- security plumbing ------------------------------------------------
@@ -321,6 +383,13 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
             status_code=exc.status_code,
             headers=exc.headers,
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return await request_validation_exception_handler(request, exc)
+        message = "; ".join(str(e.get("msg", "")) for e in exc.errors())
+        return await http_error(request, StarletteHTTPException(422, message))
 
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> Response:
@@ -404,7 +473,7 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
     # -- pages -----------------------------------------------------------
 
     @app.get("/", include_in_schema=False)
-    def inventory_page(request: Request, who: PageUser, where: Filter) -> Response:
+    def inventory_page(request: Request, who: PageUser, where: PageFilter) -> Response:
         devices = inventory.devices(where)
         query = {k: v for k, v in where.describe().items() if k in FILTER_FIELDS}
         if where.cameras_only:
@@ -423,7 +492,7 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
         )
 
     @app.get("/devices/{device_id}", include_in_schema=False)
-    def device_page(request: Request, who: PageUser, device_id: int) -> Response:
+    def device_page(request: Request, who: PageUser, device_id: DeviceId) -> Response:
         device = inventory.get_device(device_id)
         evidence = _evidence_rows(inventory, device_id)
         # Re-run the pure matcher over the stored evidence to explain the conclusion.
@@ -446,7 +515,7 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
     @app.post("/devices/{device_id}/annotations", include_in_schema=False)
     def annotate_page(
         who: PageUser,
-        device_id: int,
+        device_id: DeviceId,
         text: Annotated[str, Form()] = "",
         csrf_token: Annotated[str, Form()] = "",
     ) -> Response:
@@ -460,7 +529,7 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
         try:
             note = accounts.annotate(device_id, user.name, text)
         except ConfigError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise invalid("text", str(exc), where="body") from exc
         inventory.log_action(
             "annotate",
             actor=user.name,
@@ -474,7 +543,7 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
         require(user, "export")
         formats = _formats()
         if fmt not in formats:
-            raise HTTPException(422, f"format {fmt!r} is not one of: {', '.join(formats)}")
+            raise invalid("format", f"{fmt!r} is not one of: {', '.join(formats)}")
         render_fn, media, suffix = formats[fmt]
         devices = inventory.devices(where)
         body = render_fn(devices)
@@ -489,7 +558,7 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
         )
 
     @app.get("/export", include_in_schema=False)
-    def export_page(who: PageUser, where: Filter, format: str = "csv") -> Response:
+    def export_page(who: PageUser, where: PageFilter, format: str = "csv") -> Response:
         return _export(who[0], where, format, via="web")
 
     @app.get("/scans", include_in_schema=False)
@@ -552,7 +621,7 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
         task.add_done_callback(done)
 
     @app.get("/scans/{scan_id}", include_in_schema=False)
-    def scan_page(request: Request, who: PageUser, scan_id: int) -> Response:
+    def scan_page(request: Request, who: PageUser, scan_id: ScanId) -> Response:
         found = [s for s in inventory.scans() if s.id == scan_id]
         if not found:
             raise HTTPException(404, f"scan {scan_id} does not exist")
@@ -597,18 +666,20 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
     def openapi_schema(user: ApiUser) -> JSONResponse:
         return JSONResponse(app.openapi())
 
-    @app.get("/api/whoami", response_model=WhoAmI, tags=["account"])
+    @app.get("/api/whoami", response_model=WhoAmI, tags=["account"], responses=AUTH_ERRORS)
     def whoami(user: ApiUser) -> WhoAmI:
         return WhoAmI(name=user.name, role=user.role, permissions=sorted(PERMISSIONS[user.role]))
 
-    @app.get("/api/devices", response_model=list[DeviceOut], tags=["inventory"])
-    def api_devices(user: ApiUser, where: Filter) -> list[dict[str, Any]]:
+    @app.get("/api/devices", response_model=list[DeviceOut], tags=["inventory"], responses=AUTH_ERRORS)
+    def api_devices(user: ApiUser, where: ApiFilter) -> list[dict[str, Any]]:
         """Devices matching the filters, each exactly as in the JSON export."""
         require(user, "read")
         return [exports.export_record(d) for d in inventory.devices(where)]
 
-    @app.get("/api/devices/{device_id}", response_model=DeviceDetailOut, tags=["inventory"])
-    def api_device(user: ApiUser, device_id: int) -> dict[str, Any]:
+    @app.get(
+        "/api/devices/{device_id}", response_model=DeviceDetailOut, tags=["inventory"], responses=WITH_404
+    )
+    def api_device(user: ApiUser, device_id: DeviceId) -> dict[str, Any]:
         """One device: its export record, the evidence seen, and its annotations."""
         require(user, "read")
         device = inventory.get_device(device_id)
@@ -622,27 +693,27 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
             ],
         }
 
-    @app.post("/api/devices/{device_id}/annotations", status_code=201, tags=["inventory"])
-    def api_annotate(user: ApiUser, device_id: int, body: AnnotationIn) -> dict[str, Any]:
+    @app.post("/api/devices/{device_id}/annotations", status_code=201, tags=["inventory"], responses=WITH_404)
+    def api_annotate(user: ApiUser, device_id: DeviceId, body: AnnotationIn) -> dict[str, Any]:
         """Annotate a device (officer or admin); recorded in the audit log."""
         require(user, "annotate")
         return _annotate(user, device_id, body.text)
 
-    @app.get("/api/export", tags=["inventory"], response_class=Response)
+    @app.get("/api/export", tags=["inventory"], response_class=Response, responses=AUTH_ERRORS)
     def api_export(
         user: ApiUser,
-        where: Filter,
-        format: Annotated[str, Query(description="json, csv (and xlsx where available)")] = "json",
+        where: ApiFilter,
+        format: str = Query("json", pattern=format_pattern, description="An export format."),
     ) -> Response:
         """The inventory in an export format, as a file; recorded in the audit log."""
         return _export(user, where, format, via="api")
 
-    @app.get("/api/scans", response_model=list[ScanOut], tags=["scans"])
+    @app.get("/api/scans", response_model=list[ScanOut], tags=["scans"], responses=AUTH_ERRORS)
     def api_scans(user: ApiUser) -> list[Any]:
         require(user, "read")
         return list(inventory.scans())
 
-    @app.get("/api/audit-log", response_model=list[AuditOut], tags=["audit"])
+    @app.get("/api/audit-log", response_model=list[AuditOut], tags=["audit"], responses=AUTH_ERRORS)
     def api_audit_log(user: ApiUser, action: str | None = None) -> list[Any]:
         """The audit log, oldest first (auditor or admin)."""
         require(user, "verify")
