@@ -131,7 +131,8 @@ class Accounts:
 
     def authenticate(self, name: str, password: str) -> User | None:
         """The user if ``password`` is theirs, else None (same work either way)."""
-        if len(name) > MAX_NAME_LEN or len(password) > MAX_PASSWORD_LEN:
+        # NUL cannot be stored or compared in PostgreSQL text; no user name holds one.
+        if len(name) > MAX_NAME_LEN or len(password) > MAX_PASSWORD_LEN or "\x00" in name:
             return None
         with self._session() as s:
             row = s.scalar(select(WebUser).where(WebUser.name == name, WebUser.disabled.is_(False)))
@@ -189,6 +190,8 @@ class Accounts:
             raise ConfigError("an annotation needs some text")
         if len(text) > MAX_ANNOTATION_LEN:
             raise ConfigError(f"an annotation is at most {MAX_ANNOTATION_LEN} characters")
+        if "\x00" in text:
+            raise ConfigError("an annotation cannot contain NUL characters")
         try:
             with self._session() as s:
                 row = Annotation(device_id=device_id, author=author, text=text, created_at=utcnow())

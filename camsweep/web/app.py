@@ -443,7 +443,7 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
         user = accounts.authenticate(username, password)
         inventory.log_action(
             "login",
-            actor=username[:64],
+            actor=username[:64].replace("\x00", "\ufffd"),  # PostgreSQL text cannot hold NUL
             outcome="success" if user else "failure",
             client=client(request),
         )

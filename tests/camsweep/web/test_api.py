@@ -90,6 +90,10 @@ def test_login_sets_a_strict_httponly_session_and_every_attempt_is_audited(live_
         token = csrf_of(form.text)
         bad = c.post("/login", data={"username": "olivia", "password": "wrong-password", "csrf_token": token})
         assert bad.status_code == 401
+        nul = c.post(
+            "/login", data={"username": "oli\x00via", "password": "x", "csrf_token": csrf_of(bad.text)}
+        )
+        assert nul.status_code == 401
         assert "Wrong user name or password" in bad.text
         form = c.get("/login")
         good = c.post(
@@ -101,7 +105,7 @@ def test_login_sets_a_strict_httponly_session_and_every_attempt_is_audited(live_
         assert "camsweep_session=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
         assert "10.20.0.21" in c.get("/").text
     outcomes = [(e["actor"], e["outcome"]) for e in audit(live_server, "login")]
-    assert outcomes == [("olivia", "failure"), ("olivia", "success")]
+    assert outcomes == [("olivia", "failure"), ("oli\ufffdvia", "failure"), ("olivia", "success")]
 
 
 def test_login_without_its_csrf_token_is_refused(sqlite_server: LiveServer) -> None:
