@@ -59,3 +59,18 @@ def test_annotations_need_text_and_an_existing_device(db_url: str) -> None:
         assert accounts.annotations(424242) == []
     finally:
         inv.close()
+
+
+def test_the_api_annotation_pattern_agrees_with_what_accounts_accept() -> None:
+    from pydantic import ValidationError
+
+    from camsweep.web.app import AnnotationIn
+
+    for cp in range(1, 0x3100):
+        text = chr(cp)
+        try:
+            AnnotationIn(text=text)
+            accepted = True
+        except ValidationError:
+            accepted = False
+        assert accepted == bool(text.strip()), hex(cp)
