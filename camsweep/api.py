@@ -430,3 +430,12 @@ def reidentify(db_url: str, actor: str = "", kb: KnowledgeBase | None = None) ->
     kb = kb or default_kb()
     with _open(db_url) as inv:
         return inv.reidentify(lambda ev: identify(ev, kb), actor=actor, version=fingerprint_data_version())
+
+
+def check_scan_request(request: ScanRequest) -> None:
+    """Raise ``ConfigError``/``ScopeError`` if ``request`` would be refused; nothing is recorded.
+
+    Front ends that start a scan in the background (the web dashboard) call this
+    first, so the operator sees a refusal instead of a scan that fails unseen.
+    """
+    request.scope.check(parse_targets(request.targets))

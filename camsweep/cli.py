@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from camsweep import __version__, api, cli_audit, cli_fingerprints, cli_inventory, cli_lab
+from camsweep import __version__, api, cli_audit, cli_fingerprints, cli_inventory, cli_lab, cli_web
 from camsweep.config import Config
 from camsweep.exports import FORMATS, DeviceQuery, export_record
 from fingerprints.errors import CamsweepError
@@ -594,7 +594,14 @@ def version() -> None:
 # each module defines ``register(app: typer.Typer) -> None``.
 from camsweep import cli_ops  # noqa: E402 - imports the helpers above
 
-_COMMAND_MODULES: tuple[ModuleType, ...] = (cli_fingerprints, cli_audit, cli_lab, cli_inventory, cli_ops)
+_COMMAND_MODULES: tuple[ModuleType, ...] = (
+    cli_fingerprints,
+    cli_audit,
+    cli_lab,
+    cli_inventory,
+    cli_ops,
+    cli_web,
+)
 for _module in _COMMAND_MODULES:
     _module.register(app)
 

@@ -211,3 +211,41 @@ class ObservationSeal(Base):
     scan_id: Mapped[int]
     content_hash: Mapped[str] = mapped_column(String(64))
     link: Mapped[str] = mapped_column(String(64))
+
+
+# -- web dashboard accounts (camsweep.web) ------------------------------------------
+
+
+class WebUser(Base):
+    """A person who logs in to the dashboard.  Only an argon2 hash of the password is kept."""
+
+    __tablename__ = "web_users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    disabled: Mapped[bool] = mapped_column(default=False)
+
+
+class ApiToken(Base):
+    """A bearer token for scripts.  Only its SHA-256 is stored; the token is shown once."""
+
+    __tablename__ = "web_api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("web_users.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime]
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+
+class Annotation(Base):
+    """An officer's note on a device (append-only; the audit log records each too)."""
+
+    __tablename__ = "web_annotations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -71,6 +71,14 @@ def demo_lab() -> Iterator[Lab]:
 
 
 @pytest.fixture
+def mini_lab() -> Iterator[Lab]:
+    """The mini fleet (two Hikvision cameras, an nginx decoy): exact counts for quick tests."""
+    fleet = load_fleet("mini", network=f"127.79.{uuid.uuid4().int % 200 + 1}.0/29")
+    with Lab(fleet) as lab:
+        yield lab
+
+
+@pytest.fixture
 def hostile_lab() -> Iterator[Lab]:
     """The hostile fleet (drip, endless headers, 50 MB body, XML bomb, ...) on loopback for one test."""
     fleet = load_fleet("hostile", network=f"127.87.{uuid.uuid4().int % 200 + 1}.0/24")
