@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from camsweep import __version__
 from db.repository import DEFAULT_SITE, DeviceRecord, Inventory
@@ -19,6 +20,10 @@ from fingerprints.matcher import KnowledgeBase, default_kb, identify
 from scanner.engine import Engine, Progress, ScanDeadlineExceeded, ScanLimits
 from scanner.probes.tcp import CAMERA_PORTS
 from scanner.targets import Scope, count_addresses, iter_addresses, parse_targets
+
+if TYPE_CHECKING:  # the worker extra (celery) is optional; imported lazily below
+    from camsweep.worker.store import ChunkRecord
+    from camsweep.worker.submit import SubmittedScan
 
 DEFAULT_DB_FILE = "camsweep.db"
 
@@ -106,5 +111,36 @@ def list_devices(db_url: str, cameras_only: bool = False) -> list[DeviceRecord]:
     inventory = Inventory(db_url)
     try:
         return inventory.devices(cameras_only=cameras_only)
+    finally:
+        inventory.close()
+
+
+# -- scale-out: per-site workers (camsweep.worker; needs the ``worker`` extra) --
+
+
+def submit_site_scan(
+    request: ScanRequest, db_url: str, broker_url: str | None = None, chunk_size: int | None = None
+) -> SubmittedScan:
+    """Create the scan in the central inventory and queue its chunks for the site's workers."""
+    from camsweep.worker.app import make_app
+    from camsweep.worker.chunks import DEFAULT_CHUNK_SIZE
+    from camsweep.worker.submit import submit_scan
+
+    inventory = Inventory(db_url)
+    celery_app = make_app(broker_url)
+    try:
+        return submit_scan(request, inventory, celery_app, chunk_size or DEFAULT_CHUNK_SIZE)
+    finally:
+        celery_app.close()
+        inventory.close()
+
+
+def scan_chunks(scan_id: int, db_url: str) -> list[ChunkRecord]:
+    """The chunks of a distributed scan and where each one is."""
+    from camsweep.worker.store import ChunkStore
+
+    inventory = Inventory(db_url)
+    try:
+        return ChunkStore(inventory).chunks(scan_id)
     finally:
         inventory.close()

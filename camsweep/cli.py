@@ -251,7 +251,9 @@ def version() -> None:
 
 # Command groups that live in their own modules register themselves here, one line each:
 # each module defines ``register(app: typer.Typer) -> None``.
-_COMMAND_MODULES: tuple[ModuleType, ...] = ()
+import camsweep.cli_worker  # noqa: E402 - command modules import this one
+
+_COMMAND_MODULES: tuple[ModuleType, ...] = (camsweep.cli_worker,)
 for _module in _COMMAND_MODULES:
     _module.register(app)
 

@@ -1,0 +1,78 @@
+"""Celery beat's schedule from the configured scan jobs.
+
+Each job (name, site, five-field cron expression, targets) becomes one beat
+entry that sends ``scheduled_scan`` to the site's own queue, so the scan is
+created and chunked by a worker inside that site.  The cron fields are the
+classic ``minute hour day-of-month month day-of-week`` (crontab(5)); Celery's
+``crontab`` takes the same fields in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery.schedules import crontab
+
+from camsweep.worker import site_queue
+from camsweep.worker.app import SCHEDULED_SCAN_TASK
+from camsweep.worker.chunks import DEFAULT_CHUNK_SIZE
+from fingerprints.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledJob:
+    """One scheduled scan as the configuration file gives it."""
+
+    name: str
+    site: str
+    cron: str
+    targets: Sequence[str]
+    site_networks: Sequence[str] = field(default_factory=tuple)
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+
+
+def parse_cron(expression: str, where: str = "") -> crontab:
+    """A five-field cron expression as a Celery ``crontab``; a clear error otherwise."""
+    fields = expression.split()
+    at = f" ({where})" if where else ""
+    if len(fields) != 5:
+        raise ConfigError(
+            f"cron expression {expression!r}{at} must have five fields: "
+            "minute hour day-of-month month day-of-week"
+        )
+    minute, hour, day_of_month, month_of_year, day_of_week = fields
+    try:
+        return crontab(
+            minute=minute,
+            hour=hour,
+            day_of_month=day_of_month,
+            month_of_year=month_of_year,
+            day_of_week=day_of_week,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"cron expression {expression!r}{at} is invalid: {exc}") from exc
+
+
+def beat_schedule(jobs: Iterable[ScheduledJob]) -> dict[str, dict[str, Any]]:
+    """The ``beat_schedule`` setting for ``jobs``: one entry per job, routed to its site."""
+    schedule: dict[str, dict[str, Any]] = {}
+    for job in jobs:
+        if job.name in schedule:
+            raise ConfigError(f"schedule job {job.name!r} is defined twice")
+        if not job.targets:
+            raise ConfigError(f"schedule job {job.name!r} has no targets")
+        schedule[job.name] = {
+            "task": SCHEDULED_SCAN_TASK,
+            "schedule": parse_cron(job.cron, f"job {job.name!r}"),
+            "kwargs": {
+                "job": job.name,
+                "site": job.site,
+                "targets": list(job.targets),
+                "site_networks": list(job.site_networks),
+                "chunk_size": job.chunk_size,
+            },
+            "options": {"queue": site_queue(job.site)},
+        }
+    return schedule

@@ -1,0 +1,244 @@
+"""Chunk bookkeeping, and recording a chunk in exactly one transaction.
+
+"Nothing recorded twice" rests on one rule: a chunk's observations and the
+switch of its row to ``done`` commit together, and the switch is a guarded
+``UPDATE ... WHERE status <> 'done'``.  On PostgreSQL a second delivery of the
+same chunk blocks on that row lock until the first commits, then matches no
+row and rolls back everything it would have written.  A worker that dies
+mid-chunk never committed anything for it, so its redelivery starts clean.
+
+These functions work over ``Inventory.engine`` with their own sessions; the
+host-recording helper mirrors ``Inventory.record_host`` but inside the
+caller's transaction (to move into ``db/`` as a batch writer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from camsweep.worker.chunks import Chunk
+from camsweep.worker.models import DONE, FAILED, PENDING, RUNNING, TERMINAL, ScanChunk
+from db.models import Device, ObservationRow, Scan
+from db.repository import Inventory, _observation_hash, identity_key, utcnow
+from fingerprints.errors import NotFoundError, StorageError
+from fingerprints.evidence import HostReport, Identification
+
+#: Longest error text kept on a failed chunk (the column's size).
+MAX_ERROR_CHARS = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRecord:
+    scan_id: int
+    idx: int
+    first_ip: str
+    last_ip: str
+    addresses: int
+    status: str
+    attempts: int
+    worker: str
+    hosts: int
+    error: str
+
+
+class ChunkStore:
+    """A scan's chunks in the central inventory."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        ScanChunk.__table__.create(inventory.engine, checkfirst=True)  # type: ignore[attr-defined]
+        self._sessions = sessionmaker(inventory.engine, expire_on_commit=False)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except SQLAlchemyError as exc:
+            session.rollback()
+            raise StorageError(f"inventory {self.inventory.safe_url}: {exc}") from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def create(self, scan_id: int, chunks: Iterable[Chunk]) -> int:
+        """Add the planned chunks of a scan (all ``pending``); return how many."""
+        n = 0
+        with self._session() as s:
+            for c in chunks:
+                s.add(
+                    ScanChunk(
+                        scan_id=scan_id,
+                        idx=c.idx,
+                        first_ip=str(c.first),
+                        last_ip=str(c.last),
+                        addresses=c.addresses,
+                        status=PENDING,
+                    )
+                )
+                n += 1
+        return n
+
+    def start(self, scan_id: int, idx: int, worker: str) -> bool:
+        """Mark a chunk taken by ``worker``; False if it is already done (a late redelivery)."""
+        with self._session() as s:
+            result: CursorResult[Any] = s.execute(  # type: ignore[assignment]
+                update(ScanChunk)
+                .where(ScanChunk.scan_id == scan_id, ScanChunk.idx == idx, ScanChunk.status != DONE)
+                .values(
+                    status=RUNNING,
+                    attempts=ScanChunk.attempts + 1,
+                    worker=worker[:255],
+                    started_at=utcnow(),
+                )
+            )
+            if result.rowcount:
+                return True
+            if (
+                s.scalar(select(ScanChunk.id).where(ScanChunk.scan_id == scan_id, ScanChunk.idx == idx))
+                is None
+            ):
+                raise NotFoundError(f"scan {scan_id} has no chunk {idx}")
+            return False
+
+    def record(
+        self, scan_id: int, idx: int, results: Sequence[tuple[HostReport, Identification]], addresses: int
+    ) -> bool:
+        """Record a chunk's hosts and mark it done, atomically; False if it was already done."""
+        now = utcnow()
+        with self._session() as s:
+            # The guarded switch first: it takes the row lock that serialises deliveries.
+            result: CursorResult[Any] = s.execute(  # type: ignore[assignment]
+                update(ScanChunk)
+                .where(ScanChunk.scan_id == scan_id, ScanChunk.idx == idx, ScanChunk.status != DONE)
+                .values(status=DONE, hosts=len(results), finished_at=now, error="")
+            )
+            if not result.rowcount:
+                s.rollback()
+                return False
+            scan = s.get(Scan, scan_id)
+            if scan is None:
+                raise NotFoundError(f"scan {scan_id} does not exist")
+            for report, ident in results:
+                record_host_in(s, scan, report, ident, now)
+            s.execute(
+                update(Scan).where(Scan.id == scan_id).values(addresses_done=Scan.addresses_done + addresses)
+            )
+        return True
+
+    def fail(self, scan_id: int, idx: int, error: str) -> None:
+        """Give up on a chunk (after its retries); the scan will finish as ``partial``."""
+        with self._session() as s:
+            s.execute(
+                update(ScanChunk)
+                .where(ScanChunk.scan_id == scan_id, ScanChunk.idx == idx, ScanChunk.status != DONE)
+                .values(status=FAILED, error=error[:MAX_ERROR_CHARS], finished_at=utcnow())
+            )
+
+    def finish_if_complete(self, scan_id: int) -> str | None:
+        """Close the scan once every chunk is done or failed; the status, if this call closed it.
+
+        Called after each chunk commits, so the last one to commit always sees
+        every other; the ``status = 'running'`` guard makes closing happen once.
+        """
+        with self._session() as s:
+            states = dict(
+                s.execute(
+                    select(ScanChunk.status, func.count())
+                    .where(ScanChunk.scan_id == scan_id)
+                    .group_by(ScanChunk.status)
+                ).all()
+            )
+            if any(state not in TERMINAL for state in states):
+                return None
+            final = "partial" if states.get(FAILED) else "completed"
+            result: CursorResult[Any] = s.execute(  # type: ignore[assignment]
+                update(Scan)
+                .where(Scan.id == scan_id, Scan.status == "running")
+                .values(status=final, finished_at=utcnow())
+            )
+            return final if result.rowcount else None
+
+    def chunks(self, scan_id: int) -> list[ChunkRecord]:
+        with self._session() as s:
+            rows = s.scalars(select(ScanChunk).where(ScanChunk.scan_id == scan_id).order_by(ScanChunk.idx))
+            return [
+                ChunkRecord(
+                    r.scan_id,
+                    r.idx,
+                    r.first_ip,
+                    r.last_ip,
+                    r.addresses,
+                    r.status,
+                    r.attempts,
+                    r.worker,
+                    r.hosts,
+                    r.error,
+                )
+                for r in rows
+            ]
+
+
+def record_host_in(s: Session, scan: Scan, report: HostReport, ident: Identification, now: datetime) -> int:
+    """``Inventory.record_host`` inside the caller's transaction (same rows, same identity key)."""
+    key = identity_key(report, ident)
+    device = s.scalar(select(Device).where(Device.site_id == scan.site_id, Device.identity_key == key))
+    if device is None:
+        device = Device(site_id=scan.site_id, identity_key=key, first_seen=now)
+        s.add(device)
+    device.ip = report.ip
+    device.mac = report.mac or device.mac
+    device.brand = ident.brand
+    device.manufacturer = ident.manufacturer
+    device.model = ident.model
+    device.firmware = ident.firmware
+    device.serial = ident.serial
+    device.category = ident.category
+    device.is_camera = ident.is_camera
+    device.confidence = ident.confidence
+    device.policy_flags = list(ident.policy_flags)
+    device.advisories = list(ident.advisories)
+    device.identification = {"explanation": list(ident.explanation)}
+    device.connectivity = "networked"
+    device.last_seen = now
+    device.last_scan_id = scan.id
+    s.flush()
+    for obs in report.observations:
+        evidence = [[e.key, e.value, e.source] for e in obs.evidence]
+        row = {
+            "scan_id": scan.id,
+            "ip": obs.ip,
+            "port": obs.port,
+            "probe": obs.probe,
+            "status": obs.status.value,
+            "evidence": evidence,
+            "raw": obs.raw.hex(),
+            "detail": obs.detail,
+        }
+        s.add(
+            ObservationRow(
+                scan_id=scan.id,
+                device_id=device.id,
+                ip=obs.ip,
+                port=obs.port,
+                probe=obs.probe,
+                status=obs.status.value,
+                evidence=evidence,
+                raw=obs.raw,
+                detail=obs.detail,
+                sha256=_observation_hash(row),
+                observed_at=now,
+            )
+        )
+    return device.id
