@@ -7,16 +7,22 @@ come from the environment so one image serves every site:
 - ``CAMSWEEP_BROKER_URL``: Redis (``redis://host:6379/0``) or RabbitMQ
   (``amqp://user:pass@host:5672//``); default Redis on 127.0.0.1.
 - ``CAMSWEEP_DB``: the central inventory (PostgreSQL URL in a deployment).
-- ``CAMSWEEP_BROKER_VISIBILITY_TIMEOUT_S``: Redis only; how long an
-  unacknowledged chunk waits before it is redelivered (default one hour).
+- ``CAMSWEEP_BROKER_TRANSPORT_OPTIONS``: a JSON object merged over the
+  defaults below, e.g. ``{"visibility_timeout": 7200}`` (Redis: how long an
+  unacknowledged chunk waits before it is redelivered) or
+  ``{"global_keyprefix": "camsweep:"}`` (Redis: share a database with others).
 - ``CAMSWEEP_TIMEZONE``: the timezone of beat's cron expressions (default UTC).
 """
 
 from __future__ import annotations
 
+import json
 import os
+from typing import Any
 
 from celery import Celery
+
+from fingerprints.errors import ConfigError
 
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 
@@ -34,12 +40,24 @@ def broker_url_from_env() -> str:
     return os.environ.get("CAMSWEEP_BROKER_URL") or DEFAULT_BROKER_URL
 
 
-def make_app(broker_url: str | None = None, visibility_timeout_s: float | None = None) -> Celery:
+def transport_options_from_env() -> dict[str, Any]:
+    options: dict[str, Any] = {"visibility_timeout": DEFAULT_VISIBILITY_TIMEOUT_S}
+    raw = os.environ.get("CAMSWEEP_BROKER_TRANSPORT_OPTIONS")
+    if raw:
+        try:
+            extra = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"CAMSWEEP_BROKER_TRANSPORT_OPTIONS is not JSON: {exc}") from exc
+        if not isinstance(extra, dict):
+            raise ConfigError("CAMSWEEP_BROKER_TRANSPORT_OPTIONS must be a JSON object")
+        options.update(extra)
+    return options
+
+
+def make_app(broker_url: str | None = None, transport_options: dict[str, Any] | None = None) -> Celery:
     """A Celery app with camsweep's delivery guarantees."""
-    if visibility_timeout_s is None:
-        visibility_timeout_s = float(
-            os.environ.get("CAMSWEEP_BROKER_VISIBILITY_TIMEOUT_S") or DEFAULT_VISIBILITY_TIMEOUT_S
-        )
+    if transport_options is None:
+        transport_options = transport_options_from_env()
     celery_app = Celery(
         "camsweep", broker=broker_url or broker_url_from_env(), include=["camsweep.worker.tasks"]
     )
@@ -56,7 +74,7 @@ def make_app(broker_url: str | None = None, visibility_timeout_s: float | None =
         accept_content=["json"],
         task_default_queue="camsweep.default",
         task_create_missing_queues=True,
-        broker_transport_options={"visibility_timeout": visibility_timeout_s},
+        broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
         worker_send_task_events=False,
         timezone=os.environ.get("CAMSWEEP_TIMEZONE") or "UTC",

@@ -7,6 +7,7 @@ take each other's messages.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,16 +19,21 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import redis
+from kombu import Connection
 
+from camsweep.worker import site_queue
 from tests.helpers import REPO_ROOT
 
 BROKERS = {
     "redis": os.environ.get("CAMSWEEP_TEST_REDIS", "redis://127.0.0.1:6379/0"),
     "rabbitmq": os.environ.get("CAMSWEEP_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//"),
 }
-#: Redis redelivers an unacknowledged chunk only after the visibility timeout;
-#: short here so the kill test does not wait the production hour.
+#: Redis redelivers an unacknowledged chunk only after the visibility timeout,
+#: at its next restore sweep: both short here so the kill test does not wait
+#: the production hour.
 TEST_VISIBILITY_TIMEOUT_S = 3.0
+TEST_RESTORE_INTERVAL_S = 1
 #: Bound on how long a worker gets to stop after SIGTERM before it is killed.
 STOP_TIMEOUT_S = 20.0
 
@@ -57,17 +63,51 @@ def site() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
+@pytest.fixture
+def broker_env(site: str, broker_url: str) -> Iterator[dict[str, str]]:
+    """Environment for every process of one test: its own Redis key prefix, short redelivery.
+
+    Afterwards the test's queue (RabbitMQ) or keys (Redis) are removed from the shared broker.
+    """
+    options = {
+        "visibility_timeout": TEST_VISIBILITY_TIMEOUT_S,
+        "unacked_restore_interval": TEST_RESTORE_INTERVAL_S,
+        "unacked_restore_throttle": 1,
+        # Redis: every key (queues, the unacked index) under this test's own prefix,
+        # so restoring "old" unacked messages never touches anyone else's.
+        "global_keyprefix": f"camsweep-test-{site}:",
+    }
+    yield {"CAMSWEEP_BROKER_TRANSPORT_OPTIONS": json.dumps(options)}
+    if broker_url.startswith("redis"):
+        client = redis.Redis.from_url(broker_url, socket_timeout=5)
+        for key in client.scan_iter(match=f"{options['global_keyprefix']}*"):
+            client.delete(key)
+        client.close()
+    else:
+        with Connection(broker_url, connect_timeout=5) as conn:
+            conn.default_channel.queue_delete(site_queue(site))
+
+
 class WorkerProcess:
     """One `camsweep worker run` process (Celery replaces it in place), in its own process group."""
 
-    def __init__(self, name: str, site: str, db_url: str, broker_url: str, log: Path, pool: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        site: str,
+        db_url: str,
+        broker_url: str,
+        log: Path,
+        pool: str,
+        extra_env: dict[str, str],
+    ) -> None:
         self.name = f"{name}@localhost"
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
             "CAMSWEEP_DB": db_url,
             "CAMSWEEP_BROKER_URL": broker_url,
-            "CAMSWEEP_BROKER_VISIBILITY_TIMEOUT_S": str(TEST_VISIBILITY_TIMEOUT_S),
+            **extra_env,
         }
         self.log = log
         self._log_file = log.open("wb")
@@ -121,12 +161,12 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator[object]:
+def start_worker(tmp_path: Path, broker_env: dict[str, str]) -> Iterator[object]:
     """``start_worker(name, site, db_url, broker_url, pool=...)``; every worker is stopped afterwards."""
     started: list[WorkerProcess] = []
 
     def start(name: str, site: str, db_url: str, broker_url: str, pool: str = "prefork") -> WorkerProcess:
-        w = WorkerProcess(name, site, db_url, broker_url, tmp_path / f"{name}.log", pool)
+        w = WorkerProcess(name, site, db_url, broker_url, tmp_path / f"{name}.log", pool, broker_env)
         started.append(w)
         return w
 

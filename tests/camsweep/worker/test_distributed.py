@@ -60,7 +60,7 @@ def _wait_for(what: str, timeout_s: float, check: Callable[[], Any]) -> Any:
 
 
 def test_worker_killed_mid_chunk_scan_completes_without_duplicates(
-    tmp_path: Path, pg_url: str, broker_url: str, site: str, start_worker: Any
+    tmp_path: Path, pg_url: str, broker_url: str, site: str, broker_env: dict[str, str], start_worker: Any
 ) -> None:
     fleet_file, net = _lab_fleet(tmp_path)
     fleet = load_fleet(str(fleet_file))
@@ -74,7 +74,7 @@ def test_worker_killed_mid_chunk_scan_completes_without_duplicates(
         submitted = run_cli(
             "worker", "submit", str(net), "--site", site, "--db", pg_url, "--broker", broker_url,
             "--ports", ",".join(map(str, ports)), "--chunk-size", str(CHUNK_SIZE),
-            "--rate", str(RATE_PPS), "--json",
+            "--rate", str(RATE_PPS), "--json", env=broker_env,
         )  # fmt: skip
         assert submitted.returncode == 0, submitted.stderr
         info = json.loads(submitted.stdout)
