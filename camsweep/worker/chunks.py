@@ -3,7 +3,8 @@
 A /16 is never expanded to plan its chunks: each ``TargetSpec`` is an
 inclusive integer range, cut into ranges of ``chunk_size`` addresses.
 Exclusions are applied when a chunk is scanned (``iter_addresses``) and
-counted exactly when it is planned (``count_addresses``).
+counted exactly when it is planned, overlapping exclusions merged first (so a
+chunk is never skipped because two exclusions covered the same address).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from fingerprints.errors import ConfigError
-from scanner.targets import IPAddress, Scope, TargetSpec, count_addresses
+from scanner.targets import IPAddress, IPNetwork, Scope, TargetSpec
 
 #: Addresses per chunk by default: small enough that a redelivered chunk
 #: repeats little work, large enough that the broker is not the bottleneck.
@@ -34,22 +35,37 @@ class Chunk:
         return TargetSpec(f"{self.first}-{self.last}", self.first, self.last)
 
 
+def _merged(exclude: Sequence[IPNetwork], version: int) -> list[tuple[int, int]]:
+    nets = [n for n in exclude if n.version == version]
+    return [(int(n[0]), int(n[-1])) for n in ipaddress.collapse_addresses(nets)]  # type: ignore[type-var]
+
+
+def _in_scope(lo: int, hi: int, excluded: Sequence[tuple[int, int]]) -> int:
+    """Addresses of ``lo..hi`` outside the (disjoint, merged) excluded ranges."""
+    total = hi - lo + 1
+    for ex_lo, ex_hi in excluded:
+        overlap = min(hi, ex_hi) - max(lo, ex_lo) + 1
+        if overlap > 0:
+            total -= overlap
+    return total
+
+
 def plan_chunks(
     specs: Sequence[TargetSpec], scope: Scope, chunk_size: int = DEFAULT_CHUNK_SIZE
 ) -> Iterator[Chunk]:
     """Yield the chunks of ``specs`` in order; ranges wholly excluded are skipped."""
     if chunk_size < 1:
         raise ConfigError(f"chunk size must be at least 1 (got {chunk_size})")
+    merged = {4: _merged(scope.exclude, 4), 6: _merged(scope.exclude, 6)}
     idx = 0
     for spec in specs:
         cls = type(spec.first)
         lo, hi = int(spec.first), int(spec.last)
         while lo <= hi:
             end = min(hi, lo + chunk_size - 1)
-            part = TargetSpec(spec.text, cls(lo), cls(end))
-            n = count_addresses([part], scope)
+            n = _in_scope(lo, end, merged[spec.first.version])
             if n > 0:
-                yield Chunk(idx, part.first, part.last, n)
+                yield Chunk(idx, cls(lo), cls(end), n)
                 idx += 1
             lo = end + 1
 

@@ -15,7 +15,7 @@ from camsweep.worker.chunks import DEFAULT_CHUNK_SIZE, plan_chunks
 from camsweep.worker.store import ChunkStore
 from db.repository import Inventory
 from fingerprints.errors import StorageError
-from scanner.targets import count_addresses, parse_targets
+from scanner.targets import parse_targets
 
 #: Reaching the broker: a few quick retries, then report it unreachable.
 PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 1, "interval_max": 3}
@@ -41,7 +41,7 @@ def submit_scan(
     specs = parse_targets(request.targets)
     request.scope.check(specs)  # before anything is stored or sent
     chunks = list(plan_chunks(specs, request.scope, chunk_size))
-    total = count_addresses(specs, request.scope)
+    total = sum(c.addresses for c in chunks)
     scan_id = inventory.begin_scan(
         [s.text for s in specs],
         site=request.site,
