@@ -93,13 +93,22 @@ def run(
 @worker_app.command("beat")
 def beat(
     broker: BrokerOption = None,
+    config: Annotated[
+        Optional[str],
+        typer.Option(
+            "--config", help="Configuration file with the sites and jobs (default: $CAMSWEEP_CONFIG)."
+        ),
+    ] = None,
     schedule_file: Annotated[
         str, typer.Option("--schedule-file", help="Where beat keeps the last run time of each job.")
     ] = "celerybeat-schedule",
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
 ) -> None:
-    """Run Celery beat: sends each scheduled scan job to its site's queue."""
+    """Run Celery beat: sends each configured job, per site, to that site's queue at its cron times."""
     _celery_env(None, broker)
+    if config:
+        os.environ["CAMSWEEP_CONFIG"] = config
+    os.environ["CAMSWEEP_BEAT"] = "1"
     _exec_celery(["beat", "--schedule", schedule_file, "--loglevel", loglevel])
 
 

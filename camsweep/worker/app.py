@@ -85,3 +85,12 @@ def make_app(broker_url: str | None = None, transport_options: dict[str, Any] | 
 
 #: The app ``celery -A camsweep.worker.app`` finds.
 app = make_app()
+
+
+@app.on_after_configure.connect
+def _load_beat_schedule(sender: Celery, **_: Any) -> None:
+    """Beat reads the scheduled jobs from the configuration file; workers do not need them."""
+    if os.environ.get("CAMSWEEP_BEAT") == "1":
+        from camsweep.worker.schedule import beat_schedule_from_env
+
+        sender.conf.beat_schedule = beat_schedule_from_env()

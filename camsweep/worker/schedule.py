@@ -9,6 +9,9 @@ classic ``minute hour day-of-month month day-of-week`` (crontab(5)); Celery's
 
 from __future__ import annotations
 
+import importlib
+import logging
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +22,8 @@ from camsweep.worker import site_queue
 from camsweep.worker.app import SCHEDULED_SCAN_TASK
 from camsweep.worker.chunks import DEFAULT_CHUNK_SIZE
 from fingerprints.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,9 @@ class ScheduledJob:
     targets: Sequence[str]
     site_networks: Sequence[str] = field(default_factory=tuple)
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    exclude: Sequence[str] = field(default_factory=tuple)
+    ports: Sequence[int] | None = None  # None: the camera port set
+    rate_pps: float | None = None  # None: the engine's default
 
 
 def parse_cron(expression: str, where: str = "") -> crontab:
@@ -72,7 +80,51 @@ def beat_schedule(jobs: Iterable[ScheduledJob]) -> dict[str, dict[str, Any]]:
                 "targets": list(job.targets),
                 "site_networks": list(job.site_networks),
                 "chunk_size": job.chunk_size,
+                "exclude": list(job.exclude),
+                "ports": None if job.ports is None else list(job.ports),
+                "rate_pps": job.rate_pps,
             },
             "options": {"queue": site_queue(job.site)},
         }
     return schedule
+
+
+def jobs_from_config(config: Any) -> list[ScheduledJob]:
+    """One beat job per (configured job, site) of a ``camsweep.config.Config``.
+
+    Read by attribute (``config.jobs[name].sites/.cron``, ``config.sites[name]
+    .networks/.exclude/.ports/.rate_pps``) so this module does not import the
+    configuration loader; each entry is named ``<job>@<site>``.
+    """
+    jobs: list[ScheduledJob] = []
+    for job in config.jobs.values():
+        for site_name in job.sites:
+            site = config.sites[site_name]
+            networks = [str(n) for n in site.networks]
+            jobs.append(
+                ScheduledJob(
+                    name=f"{job.name}@{site_name}",
+                    site=site_name,
+                    cron=job.cron,
+                    targets=networks,
+                    site_networks=networks,
+                    exclude=[str(n) for n in site.exclude],
+                    ports=list(site.ports),
+                    rate_pps=site.rate_pps,
+                )
+            )
+    return jobs
+
+
+def beat_schedule_from_env() -> dict[str, dict[str, Any]]:
+    """Beat's schedule from ``$CAMSWEEP_CONFIG`` (the same file ``camsweep schedule`` reads).
+
+    Empty, with a warning, when no file is set; a broken file stops beat with
+    the loader's file:line error.
+    """
+    path = os.environ.get("CAMSWEEP_CONFIG")
+    if not path:
+        log.warning("CAMSWEEP_CONFIG is not set: beat has no scheduled scans")
+        return {}
+    loader = importlib.import_module("camsweep.config")  # the ops configuration loader
+    return beat_schedule(jobs_from_config(loader.load_config(path)))

@@ -26,6 +26,7 @@ from fingerprints.errors import ConfigError, StorageError
 from fingerprints.evidence import HostReport, Identification
 from fingerprints.matcher import KnowledgeBase, default_kb, identify
 from scanner.engine import Engine, ScanLimits
+from scanner.probes.tcp import CAMERA_PORTS
 from scanner.targets import Scope, iter_addresses
 
 log = logging.getLogger(__name__)
@@ -120,12 +121,23 @@ def scheduled_scan(
     targets: list[str],
     site_networks: list[str] | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    exclude: list[str] | None = None,
+    ports: list[int] | None = None,
+    rate_pps: float | None = None,
 ) -> dict[str, Any]:
     """What beat sends: create the job's scan and enqueue its chunks on the site's queue."""
     scope = Scope(
         site_networks=tuple(ipaddress.ip_network(n, strict=False) for n in site_networks or ()),
         site_name=site,
+        exclude=tuple(ipaddress.ip_network(n, strict=False) for n in exclude or ()),
     )
-    request = ScanRequest(targets=targets, site=site, scope=scope, operator=f"schedule:{job}")
+    request = ScanRequest(
+        targets=targets,
+        site=site,
+        ports=tuple(ports) if ports else CAMERA_PORTS,
+        scope=scope,
+        limits=ScanLimits(rate_pps=rate_pps) if rate_pps else ScanLimits(),
+        operator=f"schedule:{job}",
+    )
     submitted = submit_scan(request, _inventory(), app, chunk_size=chunk_size)
     return {"job": job, "scan_id": submitted.scan_id, "chunks": submitted.chunks}

@@ -142,3 +142,38 @@ def test_worker_killed_mid_chunk_scan_completes_without_duplicates(
     listed = [json.loads(line) for line in status.stdout.splitlines()]
     assert [c["status"] for c in listed] == ["done"] * len(chunks)
     inventory.close()
+
+
+def test_a_beat_entry_runs_on_its_site_worker_and_scans_the_site(
+    pg_url: str, broker_url: str, site: str, broker_env: dict[str, str], start_worker: Any, monkeypatch: Any
+) -> None:
+    """What beat sends at a job's cron time, sent now: the site's worker creates and runs the scan."""
+    from camsweep.worker.app import make_app, transport_options_from_env
+    from camsweep.worker.schedule import ScheduledJob, beat_schedule
+
+    rnd = uuid.uuid4().int
+    net = f"127.{140 + rnd % 10}.{(rnd >> 8) % 256}.0/24"
+    fleet = load_fleet("demo", network=net)
+    inventory = Inventory(pg_url)
+    with Lab(fleet) as lab:
+        ports = sorted({port for _, port in lab.listening})
+        job = ScheduledJob("nightly", site, "30 1 * * *", fleet.targets, site_networks=[net], ports=ports)
+        entry = beat_schedule([job])["nightly"]
+        start_worker("sched", site, pg_url, broker_url, pool="solo")
+        for key, value in broker_env.items():
+            monkeypatch.setenv(key, value)
+        sender = make_app(broker_url, transport_options_from_env())
+        sender.send_task(entry["task"], kwargs=entry["kwargs"], **entry["options"])
+        sender.close()
+
+        def finished() -> list[Any]:
+            return [s for s in inventory.scans() if s.site == site and s.status != "running"]
+
+        (scan,) = _wait_for("the scheduled scan to finish", SCAN_DONE_TIMEOUT_S, finished)
+    assert scan.status == "completed"
+    assert scan.addresses_done == len(fleet.devices)
+    devices = sorted((d.ip or "", d.manufacturer) for d in inventory.devices() if d.site == site)
+    assert devices == sorted((d.ip, d.personality.manufacturer) for d in fleet.devices)
+    assert [a.detail["scan_id"] for a in inventory.actions("worker.submit")] == [scan.id]
+    assert [a.actor for a in inventory.actions("worker.submit")] == ["schedule:nightly"]
+    inventory.close()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from croniter import croniter
 
-from camsweep.worker.schedule import ScheduledJob, beat_schedule, parse_cron
+from camsweep.worker.schedule import ScheduledJob, beat_schedule, jobs_from_config, parse_cron
 from fingerprints.errors import ConfigError
 
 START = datetime(2026, 11, 30, 9, 47, tzinfo=UTC)
@@ -61,6 +63,9 @@ def test_jobs_become_entries_routed_to_their_site_queue() -> None:
         "targets": ["10.1.0.0/24"],
         "site_networks": ["10.1.0.0/16"],
         "chunk_size": 256,
+        "exclude": [],
+        "ports": None,
+        "rate_pps": None,
     }
     depot = schedule["depot-weekly"]
     assert depot["options"] == {"queue": "camsweep.site.depot"}
@@ -87,3 +92,46 @@ def test_jobs_become_entries_routed_to_their_site_queue() -> None:
 def test_bad_jobs_are_clear_errors(jobs: list[ScheduledJob], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         beat_schedule(jobs)
+
+
+@dataclass(frozen=True)
+class _Site:
+    """Shaped like ``camsweep.config.SiteConfig`` (the ops loader is not on this branch)."""
+
+    networks: tuple[ipaddress.IPv4Network, ...]
+    exclude: tuple[ipaddress.IPv4Network, ...] = ()
+    ports: tuple[int, ...] = (80, 554)
+    rate_pps: float = 50.0
+
+
+@dataclass(frozen=True)
+class _Job:
+    name: str
+    sites: tuple[str, ...]
+    cron: str
+
+
+@dataclass(frozen=True)
+class _Config:
+    sites: dict[str, _Site]
+    jobs: dict[str, _Job]
+
+
+def test_configured_jobs_become_one_entry_per_site() -> None:
+    config = _Config(
+        sites={
+            "hq": _Site((ipaddress.IPv4Network("10.20.0.0/24"),), (ipaddress.IPv4Network("10.20.0.8/29"),)),
+            "depot": _Site((ipaddress.IPv4Network("10.40.16.0/24"),)),
+        },
+        jobs={"nightly": _Job("nightly", ("hq", "depot"), "30 1 * * *")},
+    )
+    schedule = beat_schedule(jobs_from_config(config))
+    assert sorted(schedule) == ["nightly@depot", "nightly@hq"]
+    hq = schedule["nightly@hq"]
+    assert hq["options"] == {"queue": "camsweep.site.hq"}
+    assert hq["kwargs"]["targets"] == ["10.20.0.0/24"]
+    assert hq["kwargs"]["site_networks"] == ["10.20.0.0/24"]
+    assert hq["kwargs"]["exclude"] == ["10.20.0.8/29"]
+    assert hq["kwargs"]["ports"] == [80, 554]
+    assert hq["kwargs"]["rate_pps"] == 50.0
+    assert (hq["schedule"].minute, hq["schedule"].hour) == ({30}, {1})
