@@ -31,6 +31,9 @@ from db.repository import Inventory, _observation_hash, identity_key, utcnow
 from fingerprints.errors import NotFoundError, StorageError
 from fingerprints.evidence import HostReport, Identification
 
+#: Deliveries of one chunk before it is given up as one that kills its worker.
+MAX_CHUNK_ATTEMPTS = 5
+
 #: Longest error text kept on a failed chunk (the column's size).
 MAX_ERROR_CHARS = 1024
 
@@ -91,11 +94,17 @@ class ChunkStore:
         return n
 
     def start(self, scan_id: int, idx: int, worker: str) -> bool:
-        """Mark a chunk taken by ``worker``; False if it is already done (a late redelivery)."""
+        """Mark a chunk taken by ``worker``; False if it must not run (already done, or given up).
+
+        A chunk that has already been delivered ``MAX_CHUNK_ATTEMPTS`` times is
+        a chunk that kills its worker (each death redelivers it): it is marked
+        failed instead of taking down every worker of the site in turn.
+        """
+        where = (ScanChunk.scan_id == scan_id, ScanChunk.idx == idx)
         with self._session() as s:
             result: CursorResult[Any] = s.execute(  # type: ignore[assignment]
                 update(ScanChunk)
-                .where(ScanChunk.scan_id == scan_id, ScanChunk.idx == idx, ScanChunk.status != DONE)
+                .where(*where, ScanChunk.status.not_in(TERMINAL), ScanChunk.attempts < MAX_CHUNK_ATTEMPTS)
                 .values(
                     status=RUNNING,
                     attempts=ScanChunk.attempts + 1,
@@ -105,11 +114,13 @@ class ChunkStore:
             )
             if result.rowcount:
                 return True
-            if (
-                s.scalar(select(ScanChunk.id).where(ScanChunk.scan_id == scan_id, ScanChunk.idx == idx))
-                is None
-            ):
+            chunk = s.scalar(select(ScanChunk).where(*where))
+            if chunk is None:
                 raise NotFoundError(f"scan {scan_id} has no chunk {idx}")
+            if chunk.status not in TERMINAL:
+                chunk.status = FAILED
+                chunk.error = f"gave up after {chunk.attempts} deliveries: the worker died each time"
+                chunk.finished_at = utcnow()
             return False
 
     def record(

@@ -94,7 +94,7 @@ def scan_chunk(
     store = ChunkStore(_inventory())
     try:
         if not store.start(scan_id, idx, worker=str(self.request.hostname or "")):
-            log.info("scan %s chunk %s already recorded; redelivery ignored", scan_id, idx)
+            log.info("scan %s chunk %s already recorded or given up; delivery ignored", scan_id, idx)
             store.finish_if_complete(scan_id)
             return {"scan_id": scan_id, "chunk": idx, "recorded": False}
         results = asyncio.run(scan_range(first, last, ports, limits_from_message(limits), exclude))

@@ -146,9 +146,10 @@ class WorkerProcess:
         self.proc.wait(STOP_TIMEOUT_S)
 
     def stop(self) -> None:
+        """Cold shutdown (SIGQUIT): the test is over, nothing in flight matters any more."""
         if self.proc.poll() is None:
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
+                os.killpg(self.proc.pid, signal.SIGQUIT)
                 self.proc.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 self.kill()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from camsweep.lab import Lab, load_fleet
@@ -144,6 +145,8 @@ def test_worker_killed_mid_chunk_scan_completes_without_duplicates(
     inventory.close()
 
 
+# One broker is enough here: delivery over both is what the kill test covers.
+@pytest.mark.parametrize("broker_url", ["redis"], indirect=True)
 def test_a_beat_entry_runs_on_its_site_worker_and_scans_the_site(
     pg_url: str, broker_url: str, site: str, broker_env: dict[str, str], start_worker: Any, monkeypatch: Any
 ) -> None:

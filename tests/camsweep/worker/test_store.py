@@ -7,7 +7,7 @@ import threading
 import sqlalchemy as sa
 
 from camsweep.worker.chunks import plan_chunks
-from camsweep.worker.store import ChunkStore
+from camsweep.worker.store import MAX_CHUNK_ATTEMPTS, ChunkStore
 from db.repository import Inventory
 from fingerprints.evidence import Evidence, HostReport, Identification, Observation, Status
 from scanner.targets import Scope, parse_targets
@@ -94,6 +94,20 @@ def test_a_chunk_that_fails_for_good_leaves_the_scan_partial(db_url: str) -> Non
     assert failed.status == "failed"
     assert failed.error.startswith("database went away")
     assert len(failed.error) <= 1024
+    inventory.close()
+
+
+def test_a_chunk_that_keeps_killing_its_worker_is_given_up(db_url: str) -> None:
+    inventory = Inventory(db_url)
+    store = ChunkStore(inventory)
+    scan_id = _scan(inventory, store, "10.9.3.0/26", chunk_size=64)
+    for _ in range(MAX_CHUNK_ATTEMPTS):
+        assert store.start(scan_id, 0, "doomed@x")  # each time the worker "dies" before recording
+    assert not store.start(scan_id, 0, "next@x")
+    (chunk,) = store.chunks(scan_id)
+    assert (chunk.status, chunk.attempts) == ("failed", MAX_CHUNK_ATTEMPTS)
+    assert "worker died" in chunk.error
+    assert store.finish_if_complete(scan_id) == "partial"
     inventory.close()
 
 
