@@ -174,9 +174,12 @@ class ChunkStore:
             if any(state not in TERMINAL for state in states):
                 return None
             final = "partial" if states.get(FAILED) else "completed"
+            # A chunk given up on may still be recorded by a delivery that was slow,
+            # not dead: that upgrades a partial scan to completed.
+            closable = ("running", "partial") if final == "completed" else ("running",)
             result: CursorResult[Any] = s.execute(  # type: ignore[assignment]
                 update(Scan)
-                .where(Scan.id == scan_id, Scan.status == "running")
+                .where(Scan.id == scan_id, Scan.status.in_(closable))
                 .values(status=final, finished_at=utcnow())
             )
             return final if result.rowcount else None

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,8 +33,10 @@ BROKERS = {
 #: Redis redelivers an unacknowledged chunk only after the visibility timeout,
 #: at its next restore sweep: both short here so the kill test does not wait
 #: the production hour.
-TEST_VISIBILITY_TIMEOUT_S = 3.0
+TEST_VISIBILITY_TIMEOUT_S = 8.0
 TEST_RESTORE_INTERVAL_S = 1
+#: Bound on waiting for a worker's "ready" line.
+READY_TIMEOUT_S = 120.0
 #: Bound on how long a worker gets to stop after SIGTERM before it is killed.
 STOP_TIMEOUT_S = 20.0
 
@@ -156,6 +159,17 @@ class WorkerProcess:
             except ProcessLookupError:
                 pass
         self._log_file.close()
+
+    def wait_ready(self) -> None:
+        """Until Celery logs "<name> ready." (bounded); fails with the log if the worker exits."""
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if f"{self.name} ready." in self.log.read_text(errors="replace"):
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker {self.name} exited:\n{self.output()}")
+            time.sleep(0.1)
+        raise AssertionError(f"worker {self.name} not ready after {READY_TIMEOUT_S}s:\n{self.output()}")
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]

@@ -108,6 +108,10 @@ def test_a_chunk_that_keeps_killing_its_worker_is_given_up(db_url: str) -> None:
     assert (chunk.status, chunk.attempts) == ("failed", MAX_CHUNK_ATTEMPTS)
     assert "worker died" in chunk.error
     assert store.finish_if_complete(scan_id) == "partial"
+    # A delivery that was only slow, not dead, records it after all: the scan is complete.
+    assert store.record(scan_id, 0, [_host("10.9.3.7")], addresses=64)
+    assert store.finish_if_complete(scan_id) == "completed"
+    assert next(s for s in inventory.scans() if s.id == scan_id).status == "completed"
     inventory.close()
 
 
