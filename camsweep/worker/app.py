@@ -91,6 +91,6 @@ app = make_app()
 def _load_beat_schedule(sender: Celery, **_: Any) -> None:
     """Beat reads the scheduled jobs from the configuration file; workers do not need them."""
     if os.environ.get("CAMSWEEP_BEAT") == "1":
-        from camsweep.worker.schedule import beat_schedule_from_env
+        from camsweep.worker.schedule import beat_settings_from_env
 
-        sender.conf.beat_schedule = beat_schedule_from_env()
+        sender.conf.update(beat_settings_from_env())

@@ -116,15 +116,20 @@ def jobs_from_config(config: Any) -> list[ScheduledJob]:
     return jobs
 
 
-def beat_schedule_from_env() -> dict[str, dict[str, Any]]:
-    """Beat's schedule from ``$CAMSWEEP_CONFIG`` (the same file ``camsweep schedule`` reads).
+def beat_settings_from_env() -> dict[str, Any]:
+    """Beat's settings from ``$CAMSWEEP_CONFIG`` (the same file ``camsweep schedule`` reads).
 
-    Empty, with a warning, when no file is set; a broken file stops beat with
+    The schedule, and the file's timezone for the cron times when it names one.
+    No jobs, with a warning, when no file is set; a broken file stops beat with
     the loader's file:line error.
     """
     path = os.environ.get("CAMSWEEP_CONFIG")
     if not path:
         log.warning("CAMSWEEP_CONFIG is not set: beat has no scheduled scans")
-        return {}
+        return {"beat_schedule": {}}
     loader = importlib.import_module("camsweep.config")  # the ops configuration loader
-    return beat_schedule(jobs_from_config(loader.load_config(path)))
+    config = loader.load_config(path)
+    settings: dict[str, Any] = {"beat_schedule": beat_schedule(jobs_from_config(config))}
+    if getattr(config, "timezone", None):
+        settings["timezone"] = config.timezone
+    return settings
