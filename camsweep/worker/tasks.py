@@ -111,6 +111,11 @@ def scan_chunk(
         store.fail(scan_id, idx, str(exc))
         store.finish_if_complete(scan_id)
         raise
+    except Exception as exc:
+        # Our bug, not the network's: still never leave the chunk "running" for ever.
+        store.fail(scan_id, idx, f"{type(exc).__name__}: {exc}")
+        store.finish_if_complete(scan_id)
+        raise
     return {"scan_id": scan_id, "chunk": idx, "recorded": recorded, "hosts": len(results)}
 
 
