@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fingerprints as fingerprints_pkg
 from camsweep import __version__
@@ -36,6 +36,10 @@ from scanner.engine import Engine, Progress, ScanDeadlineExceeded, ScanLimits
 from scanner.engine import run as run_engine
 from scanner.probes.tcp import CAMERA_PORTS
 from scanner.targets import Scope, count_addresses, iter_addresses, parse_targets
+
+if TYPE_CHECKING:  # the worker extra (celery) is optional; imported lazily below
+    from camsweep.worker.store import ChunkRecord
+    from camsweep.worker.submit import SubmittedScan
 
 DEFAULT_DB_FILE = "camsweep.db"
 
@@ -439,3 +443,34 @@ def check_scan_request(request: ScanRequest) -> None:
     first, so the operator sees a refusal instead of a scan that fails unseen.
     """
     request.scope.check(parse_targets(request.targets))
+
+
+# -- scale-out: per-site workers (camsweep.worker; needs the ``worker`` extra) --
+
+
+def submit_site_scan(
+    request: ScanRequest, db_url: str, broker_url: str | None = None, chunk_size: int | None = None
+) -> SubmittedScan:
+    """Create the scan in the central inventory and queue its chunks for the site's workers."""
+    from camsweep.worker.app import make_app
+    from camsweep.worker.chunks import DEFAULT_CHUNK_SIZE
+    from camsweep.worker.submit import submit_scan
+
+    inventory = Inventory(db_url)
+    celery_app = make_app(broker_url)
+    try:
+        return submit_scan(request, inventory, celery_app, chunk_size or DEFAULT_CHUNK_SIZE)
+    finally:
+        celery_app.close()
+        inventory.close()
+
+
+def scan_chunks(scan_id: int, db_url: str) -> list[ChunkRecord]:
+    """The chunks of a distributed scan and where each one is."""
+    from camsweep.worker.store import ChunkStore
+
+    inventory = Inventory(db_url)
+    try:
+        return ChunkStore(inventory).chunks(scan_id)
+    finally:
+        inventory.close()

@@ -592,7 +592,7 @@ def version() -> None:
 
 # Command groups that live in their own modules register themselves here, one line each:
 # each module defines ``register(app: typer.Typer) -> None``.
-from camsweep import cli_ops  # noqa: E402 - imports the helpers above
+from camsweep import cli_ops, cli_worker  # noqa: E402 - they import the helpers above
 
 _COMMAND_MODULES: tuple[ModuleType, ...] = (
     cli_fingerprints,
@@ -601,6 +601,7 @@ _COMMAND_MODULES: tuple[ModuleType, ...] = (
     cli_inventory,
     cli_ops,
     cli_web,
+    cli_worker,
 )
 for _module in _COMMAND_MODULES:
     _module.register(app)

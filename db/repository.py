@@ -75,7 +75,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 #: The newest Alembic revision under ``migrations/versions`` (a test checks they agree).
 #: Kept here so that opening an up-to-date inventory does not import Alembic at all.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 
 
 def _observation_hash(row: dict[str, Any]) -> str:
@@ -241,12 +241,19 @@ class Inventory(InventoryReads):
         tool_version: str = "",
         fingerprint_version: str = "",
         ranges: Sequence[Sequence[str]] | None = None,
+        distributed: bool = False,
     ) -> int:
-        """Start a scan; ``ranges`` (``[[first, last], ...]``) default to the targets' own."""
+        """Start a scan; ``ranges`` (``[[first, last], ...]``) default to the targets' own.
+
+        A ``distributed`` scan is written by many workers, not by this process:
+        it is judged dead by its heartbeat alone, never by this process's pid.
+        """
         with self._session() as s:
             scan = self._new_scan(
                 s, targets, site, operator, total, tool_version, fingerprint_version, ranges
             )
+            if distributed:
+                scan.host, scan.pid = "", None
             return scan.id
 
     def _new_scan(
@@ -356,12 +363,22 @@ class Inventory(InventoryReads):
 
     def record_host(self, scan_id: int, report: HostReport, ident: Identification) -> int:
         """Store one host's observations and update (or create) its device."""
-        return self.record_hosts(scan_id, [(report, ident)])[0]
+        ids = self.record_hosts(scan_id, [(report, ident)])
+        assert ids is not None  # no guard, so always recorded
+        return ids[0]
 
     def record_hosts(
-        self, scan_id: int, items: Sequence[tuple[HostReport, Identification]], done: int | None = None
-    ) -> list[int]:
+        self,
+        scan_id: int,
+        items: Sequence[tuple[HostReport, Identification]],
+        done: int | None = None,
+        guard: Callable[[Session], bool] | None = None,
+    ) -> list[int] | None:
         """Store many hosts in one transaction (the batching writer's unit); device ids back.
+
+        ``guard`` runs first in the same transaction; when it returns False
+        nothing is recorded and ``None`` comes back (a distributed scan's chunk
+        marks itself done this way, so a redelivered chunk is never recorded twice).
 
         Two scans of one site may create the same device at the same moment; the
         loser's transaction fails on the unique identity (or, on PostgreSQL, a
@@ -370,6 +387,9 @@ class Inventory(InventoryReads):
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             try:
                 with self._session() as s:
+                    if guard is not None and not guard(s):
+                        s.rollback()
+                        return None
                     scan = self._scan(s, scan_id)
                     obs_rows: list[dict[str, Any]] = []
                     ids = [self._record(s, scan, report, ident, obs_rows) for report, ident in items]

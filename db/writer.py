@@ -79,6 +79,7 @@ class ScanWriter:
             return []
         batch, self._pending = self._pending, []
         ids = self.inventory.record_hosts(self.scan_id, batch, done=self._done)
+        assert ids is not None  # no guard, so always recorded
         self.written += len(batch)
         self.batches += 1
         self._last_write_at = self._clock()
