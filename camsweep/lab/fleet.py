@@ -262,12 +262,14 @@ def load_fleet(name_or_path: str, network: str | None = None, mode: str = "loopb
         for sub in entry.get("attached", []):
             for j in range(int(sub.get("count", 1))):
                 attached.append(make(sub, j, str(next(attached_hosts)), f"{name}-ch{len(attached) + 1}"))
+        mac = _mac_for(entry.get("oui", "02:00:00"), n)
         return DeviceSpec(
             name=name,
             personality=p,
             ip=ip,
-            mac=_mac_for(entry.get("oui", "02:00:00"), n),
-            serial=_serial(p, n),
+            mac=mac,
+            # Axis serials are the MAC (``serial: "${MAC}"``): fill it in, or every unit shares one.
+            serial=_serial(p, n).replace("${MAC}", mac.replace(":", "").upper()),
             uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"camsweep-lab:{path.stem}:{name}")),
             credentials=(str(creds[0]), str(creds[1])),
             firmware=str(firmware) if firmware is not None else None,

@@ -280,6 +280,21 @@ class OnvifProbe:
         self.credentials = credentials
         self.clock = clock
         self.call_timeout_s = call_timeout_s
+        # onvif-zeep-async caches each parsed WSDL, but clients started together all miss the
+        # cache and each parse it again in a thread (a stampede: ~15% of the CPU of a credentialed
+        # 1,000-device scan, bench/run.py).  The first client builds its service alone.
+        self._wsdl_lock: asyncio.Lock | None = None
+        self._wsdl_ready = False
+
+    async def _devmgmt_service(self, cam: Any, timeout_s: float) -> Any:
+        if self._wsdl_ready:
+            return await asyncio.wait_for(cam.create_devicemgmt_service(), timeout_s)
+        if self._wsdl_lock is None:
+            self._wsdl_lock = asyncio.Lock()
+        async with self._wsdl_lock:
+            service = await asyncio.wait_for(cam.create_devicemgmt_service(), timeout_s)
+            self._wsdl_ready = True
+            return service
 
     async def run(self, target: Target, ctx: ProbeContext) -> ProbeResult:
         result = ProbeResult(NAME, target.ip, target.port, Status.ERROR)
@@ -340,7 +355,7 @@ class OnvifProbe:
         t = self.call_timeout_s
         notes: list[str] = []
         try:
-            devmgmt = await asyncio.wait_for(cam.create_devicemgmt_service(), t)
+            devmgmt = await self._devmgmt_service(cam, t)
             info = await asyncio.wait_for(devmgmt.GetDeviceInformation(), t)
             self._add_info(
                 result,

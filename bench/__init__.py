@@ -1,0 +1,1 @@
+"""camsweep benchmarks (see bench/run.py)."""
