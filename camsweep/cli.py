@@ -6,6 +6,7 @@ No logic lives here beyond argument handling and presentation (STYLE.md §8).
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ from camsweep import __version__, api, cli_audit, cli_fingerprints, cli_inventor
 from camsweep.config import Config
 from camsweep.exports import FORMATS, DeviceQuery, export_record
 from fingerprints.errors import CamsweepError
-from scanner.credentials import load_credentials
+from scanner.credentials import OnvifCredentials, Secret, load_credentials
 from scanner.discovery import DiscoveryOptions
 from scanner.engine import DEFAULT_PER_HOST, DEFAULT_RATE_PPS, ScanLimits
 from scanner.probes.tcp import CAMERA_PORTS
@@ -224,14 +225,40 @@ def _devices_table(rows: list[dict[str, object]], title: str) -> Table:
     table = Table(title=escape(title))
     for col in (*text_cols, "policy_flags", "confidence"):
         table.add_column(col)
-    for r in rows:
-        flags = r.get("policy_flags") or []
+    for r in sorted(rows, key=_ip_sort_key):
+        flags = [str(f) for f in r.get("policy_flags") or []]  # type: ignore[attr-defined]
+        # One line per device: the first flag and how many more (all of them: --json, export).
+        shown = flags[0] + (f" +{len(flags) - 1}" if len(flags) > 1 else "") if flags else ""
         table.add_row(
             *(escape(str(r.get(c) or "")) for c in text_cols),
-            "[red]" + escape(", ".join(map(str, flags))) + "[/]" if flags else "",  # type: ignore[call-overload]
+            "[red]" + escape(shown) + "[/]" if shown else "",
             f"{float(r.get('confidence') or 0):.2f}",  # type: ignore[arg-type]
         )
     return table
+
+
+def _ip_sort_key(row: dict[str, object]) -> tuple[int, int, str]:
+    try:
+        addr = ipaddress.ip_address(str(row.get("ip") or ""))
+    except ValueError:
+        return (9, 0, str(row.get("ip") or ""))
+    return (addr.version, int(addr), "")
+
+
+def _made_by_summary(rows: list[dict[str, Any]]) -> list[str]:
+    """Who really made the cameras found, with the brands each maker's kit was sold under."""
+    makers: dict[str, tuple[int, set[str]]] = {}
+    for r in rows:
+        if not r.get("is_camera") or not r.get("manufacturer"):
+            continue
+        count, brands = makers.get(r["manufacturer"], (0, set()))
+        makers[r["manufacturer"]] = (count + 1, brands | ({r["brand"]} if r.get("brand") else set()))
+    lines = []
+    for maker, (count, brands) in sorted(makers.items(), key=lambda kv: (-kv[1][0], kv[0])):
+        others = sorted(b for b in brands if b != maker)
+        sold_as = f" (sold as {', '.join(others)})" if others else ""
+        lines.append(f"{count:>3} made by {maker}{sold_as}")
+    return lines
 
 
 def _reporter(as_json: bool, progress: str) -> Reporter:
@@ -462,11 +489,21 @@ def demo(
         with Lab(lab_fleet):
             if not as_json:
                 err.print(f"demo fleet {lab_fleet.name!r}: {len(lab_fleet.devices)} devices on loopback")
-            request = api.ScanRequest(targets=lab_fleet.targets, site="demo")
+            # The lab's cameras share one ONVIF account; an operator gives theirs with --credentials.
+            user, password = lab_fleet.devices[0].credentials
+            request = api.ScanRequest(
+                targets=lab_fleet.targets,
+                site="demo",
+                credentials=OnvifCredentials(user, Secret(password)),
+            )
             outcome = _run_scan(request, api.resolve_db_url(db), as_json)
     except CamsweepError as exc:
         raise _fail(exc) from exc
-    _render_outcome(outcome, as_json)
+    rows = _render_outcome(outcome, as_json)
+    if not as_json:
+        out.print("Who really made the cameras:")
+        for line in _made_by_summary(rows):
+            out.print(escape(line))
 
 
 @app.command()
