@@ -131,7 +131,11 @@ class Lab:
             except OSError as exc:
                 for s, _, _ in sockets:
                     s.close()
-                raise LabError(f"cannot listen on {device.ip} for {device.name}: {exc}") from exc
+                hint = ""
+                if isinstance(exc, PermissionError):
+                    # Emulated cameras listen on their real ports (80, 443, 554 ...).
+                    hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE: run as root)"
+                raise LabError(f"cannot listen on {device.ip} for {device.name}: {exc}{hint}") from exc
             for sock, handler, ssl_ctx in sockets:
                 server = await asyncio.start_server(
                     handler, sock=sock, ssl=ssl_ctx, ssl_handshake_timeout=5.0 if ssl_ctx else None
