@@ -337,6 +337,13 @@ def parse_nmap_xml(path: Path) -> NmapRun:
     except etree.XMLSyntaxError as exc:
         line = exc.lineno or 1
         raise ImportFileError(f"{path}:{line}: not well-formed XML: {exc.msg}") from exc
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and any(True for _ in dtd.iterentities()):
+        # Left unresolved, an entity would still slip through as a reference in the text;
+        # nmap never declares entities, so a file that does is refused outright.
+        raise ImportFileError(
+            f"{path}:1: field 'DOCTYPE': entity declarations are refused (nmap XML has none)"
+        )
     if root.tag != "nmaprun":
         raise ImportFileError(f"{path}:{root.sourceline}: root element is <{root.tag}>, not <nmaprun>")
     run = NmapRun(version=root.get("version", ""), args=root.get("args", ""))
