@@ -349,7 +349,13 @@ def parse_nmap_xml(path: Path) -> NmapRun:
     run = NmapRun(version=root.get("version", ""), args=root.get("args", ""))
     start = root.get("start")
     if start and start.isdigit():
-        run.started_at = datetime.fromtimestamp(int(start), UTC).replace(tzinfo=None)
+        try:
+            run.started_at = datetime.fromtimestamp(int(start), UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError, OSError):
+            # A start time past year 9999 (or past time_t) is not a time nmap wrote.
+            raise ImportFileError(
+                f"{path}:{root.sourceline}: field 'start': {start[:20]!r} is not a Unix time"
+            ) from None
     for host in root.iter("host"):
         where = f"{path}:{host.sourceline}"
         status = host.find("status")

@@ -67,10 +67,13 @@ def test_scan_of_hostile_and_normal_devices_completes_and_identifies(
             assert hosts[spec.ip]["manufacturer"] == p.manufacturer, spec.name
             assert hosts[spec.ip]["brand"] == p.brand, spec.name
     # No hostile device passes for a camera.
+    con = sqlite3.connect(db_path)
     for spec in mixed.fleet.devices + hostile.fleet.devices:
         if spec.personality.hostile and spec.ip in hosts:
-            assert hosts[spec.ip]["is_camera"] is False, spec.name
-    con = sqlite3.connect(db_path)
+            ev = con.execute(
+                "SELECT probe, port, status, evidence FROM observations WHERE ip = ?", (spec.ip,)
+            ).fetchall()
+            assert hosts[spec.ip]["is_camera"] is False, (spec.name, hosts[spec.ip], ev)
     try:
         (status, done, total) = con.execute(
             "SELECT status, addresses_done, addresses_total FROM scans"
@@ -123,3 +126,83 @@ def test_deadline_cuts_a_stalled_scan_and_keeps_what_it_recorded(
     assert status == "deadline" and finished is not None
     assert done < total == len(targets)
     assert recorded == len(rows) - 1  # every host reported before the deadline is stored
+
+
+async def test_a_probe_that_raises_is_recorded_not_fatal() -> None:
+    """Defence in depth: a probe bug becomes an ``error`` observation; the other probes still run."""
+    import asyncio
+
+    from fingerprints.evidence import Observation
+    from scanner.engine import Engine, ScanLimits
+    from scanner.probes.base import ProbeContext, Target
+
+    class Broken:
+        name = "broken"
+        ports = (0,)
+
+        async def run(self, target: Target, ctx: ProbeContext) -> Observation:
+            raise LookupError("device said: secret-ish bytes")
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nServer: ok\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.174.0.9", 0)
+    port = server.sockets[0].getsockname()[1]
+    from scanner.probes.http import HttpProbe
+
+    async with server:
+        engine = Engine(
+            ports=[port],
+            limits=ScanLimits(rate_pps=0, read_timeout_s=1, connect_timeout_s=1),
+            service_probes=[Broken(), HttpProbe()],  # type: ignore[list-item]
+            probe_ports={"broken": [port], "http": [port]},
+            directed_wsd=False,
+        )
+        report = await engine.scan_host("127.174.0.9")
+    by_probe = {o.probe: o for o in report.observations}
+    assert by_probe["broken"].status is Status.ERROR
+    assert by_probe["broken"].detail == "probe failed: LookupError"  # the type, never the message
+    assert by_probe["http"].status is not Status.ERROR  # the other probe ran to its own end
+
+
+async def test_vendor_paths_do_not_count_when_the_control_path_gets_no_answer() -> None:
+    """Regression: ``hostile-reset`` was intermittently a Hikvision camera.
+
+    It answers every path with half a 200 and a reset; when the reset beat the control
+    request's head, the vendor API paths (200) looked unlike the control and counted as
+    ISAPI and magicBox evidence.  Here the control path is always reset deterministically.
+    """
+    import asyncio
+    import socket
+    import struct
+
+    from scanner.engine import Engine, ScanLimits
+    from scanner.probes.http import CONTROL_PATH
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        if CONTROL_PATH.encode() in request:
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\nServer: reset\r\nContent-Length: 2\r\n\r\nok")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.174.0.10", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        engine = Engine(
+            ports=[port],
+            limits=ScanLimits(rate_pps=0, read_timeout_s=1, connect_timeout_s=1),
+            probe_ports={"http": [port], "rtsp": [], "onvif": []},
+            directed_wsd=False,
+        )
+        report = await engine.scan_host("127.174.0.10")
+    http = next(o for o in report.observations if o.probe == "http")
+    assert http.status is Status.SUCCESS and ("http.server", "reset") in [
+        (e.key, e.value) for e in http.evidence
+    ]
+    assert not [e for e in http.evidence if e.key == "http.api"]
