@@ -645,5 +645,10 @@ for _module in _COMMAND_MODULES:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # CAMSWEEP_LOG_LEVEL=DEBUG for troubleshooting; credentials stay out of every level
+    # (tests/security/test_secrets.py scans with credentials at DEBUG).
+    level = os.environ.get("CAMSWEEP_LOG_LEVEL", "WARNING").upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s"
+    )
     app()

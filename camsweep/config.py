@@ -377,7 +377,14 @@ def parse_config(text: str, path: Path) -> Config:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        # tomllib puts the position at the end of its message: "... (at line 3, column 9)";
+        # move the line to the front so every configuration error reads FILE:LINE: ...
+        position = re.search(r"\s*\(at (?:line (\d+), column \d+|end of document)\)$", str(exc))
+        if position is None:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        line = position.group(1) or str(len(text.splitlines()) or 1)
+        message = str(exc)[: position.start()]
+        raise ConfigError(f"{path}:{line}: not valid TOML: {message}") from exc
     v = _Validator(path, text)
     v.table(doc, (), ("database", "port_sets", "scan", "sites", "jobs", "schedule", "smtp"))
 

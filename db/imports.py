@@ -337,12 +337,25 @@ def parse_nmap_xml(path: Path) -> NmapRun:
     except etree.XMLSyntaxError as exc:
         line = exc.lineno or 1
         raise ImportFileError(f"{path}:{line}: not well-formed XML: {exc.msg}") from exc
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and any(True for _ in dtd.iterentities()):
+        # Left unresolved, an entity would still slip through as a reference in the text;
+        # nmap never declares entities, so a file that does is refused outright.
+        raise ImportFileError(
+            f"{path}:1: field 'DOCTYPE': entity declarations are refused (nmap XML has none)"
+        )
     if root.tag != "nmaprun":
         raise ImportFileError(f"{path}:{root.sourceline}: root element is <{root.tag}>, not <nmaprun>")
     run = NmapRun(version=root.get("version", ""), args=root.get("args", ""))
     start = root.get("start")
     if start and start.isdigit():
-        run.started_at = datetime.fromtimestamp(int(start), UTC).replace(tzinfo=None)
+        try:
+            run.started_at = datetime.fromtimestamp(int(start), UTC).replace(tzinfo=None)
+        except (ValueError, OverflowError, OSError):
+            # A start time past year 9999 (or past time_t) is not a time nmap wrote.
+            raise ImportFileError(
+                f"{path}:{root.sourceline}: field 'start': {start[:20]!r} is not a Unix time"
+            ) from None
     for host in root.iter("host"):
         where = f"{path}:{host.sourceline}"
         status = host.find("status")

@@ -80,6 +80,26 @@ def _one(entry: Any, where: str) -> OnvifCredentials:
     return OnvifCredentials(user, Secret(password))
 
 
+def _read_yaml(path: Path) -> Any:
+    """The file's YAML; errors name the file and the line, never the text.
+
+    The YAML parser's message quotes the offending line, and that line may hold
+    the password: it is neither repeated nor chained (``__cause__``/``__context__``
+    would carry it into any logged traceback).
+    """
+    problem = None
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        problem = f"cannot read credentials file {path}: {exc.strerror}"
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark is not None else "?"
+        problem = f"credentials file {path}:{line}: not valid YAML"
+    except (yaml.YAMLError, UnicodeDecodeError):
+        problem = f"credentials file {path} is not valid YAML (UTF-8)"
+    raise ConfigError(problem)
+
+
 def load_credentials(
     site: str, path: Path | None = None, environ: Mapping[str, str] | None = None
 ) -> OnvifCredentials | None:
@@ -89,13 +109,7 @@ def load_credentials(
     """
     env = os.environ if environ is None else environ
     if path is not None:
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read credentials file {path}: {exc.strerror}") from exc
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            # The parser's message may quote the line, and the line may hold the password.
-            raise ConfigError(f"credentials file {path} is not valid YAML") from exc
+        data = _read_yaml(path)
         if not isinstance(data, Mapping):
             raise ConfigError(f"credentials file {path}: expected a mapping")
         sites = data.get("sites")

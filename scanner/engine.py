@@ -13,6 +13,7 @@ per host is low by default and new connections are rate limited globally.
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import time
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from fingerprints.evidence import HostReport, Status
+from fingerprints.evidence import HostReport, Observation, Status
 from scanner.credentials import OnvifCredentials
 from scanner.probes import default_service_probes
 from scanner.probes.base import Probe, ProbeContext, Target
@@ -34,6 +35,8 @@ from scanner.udp import udp_exchange
 #: Default global rate of new connections: gentle enough for fragile cameras.
 DEFAULT_RATE_PPS = 500.0
 DEFAULT_PER_HOST = 2
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -177,7 +180,19 @@ class Engine:
 
         async def guarded(probe: Probe, port: int) -> None:
             async with host_sem:
-                report.observations.append(await probe.run(Target(ip, port), ctx))
+                try:
+                    result = await probe.run(Target(ip, port), ctx)
+                except Exception as exc:  # a probe bug must not end the host or the scan
+                    # Probes return statuses for every device misbehaviour; reaching here is our
+                    # bug.  Record it as data (type only: a message may quote device bytes) and
+                    # log the traceback so it can be fixed, without losing the other probes.
+                    log.error(
+                        "probe %s on %s:%d raised %s", probe.name, ip, port, type(exc).__name__, exc_info=True
+                    )
+                    result = Observation(
+                        probe.name, ip, port, Status.ERROR, detail=f"probe failed: {type(exc).__name__}"
+                    )
+                report.observations.append(result)
 
         async with asyncio.TaskGroup() as tg:
             for port in self.ports:

@@ -308,7 +308,12 @@ class HttpProbe:
         # path alike; a vendor path only says something when its answer differs
         # from the answer to a path no device has.
         control = await fetch(ctx, target.ip, target.port, host, CONTROL_PATH, tls, 4096)
-        control_status = control.banner.status_code if control.banner is not None else 404
+        if control.banner is None:
+            # No answer to the control path (a reset, a timeout): nothing to compare with,
+            # so no vendor path can be shown to differ.  Counting them anyway made a device
+            # that resets mid-answer a Hikvision camera whenever the control's RST won the race.
+            return result
+        control_status = control.banner.status_code
         for api in self.api_paths:
             got = await fetch(ctx, target.ip, target.port, host, api, tls, 4096)
             if got.banner is not None and got.banner.status_code not in (404, control_status):

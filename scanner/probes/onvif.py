@@ -120,10 +120,18 @@ def _child_text(el: Element | None, name: str) -> str | None:
 
 
 def parse_xml(body: bytes) -> Element | None:
-    """Parse untrusted XML safely (no entities, no DTD tricks); ``None`` if malformed."""
+    """Parse untrusted XML safely; ``None`` if malformed or if it carries a DTD.
+
+    No entities and no DTD at all: a SOAP message (ONVIF, WS-Discovery) must not
+    contain a document type declaration (SOAP 1.2 Part 1 §5), so one is refused
+    rather than parsed around.
+    """
     try:
-        return SafeET.fromstring(body)
-    except (SafeET.ParseError, DefusedXmlException, ValueError):
+        return SafeET.fromstring(body, forbid_dtd=True)
+    except (SafeET.ParseError, DefusedXmlException, ValueError, LookupError):
+        # LookupError: an XML declaration naming an encoding Python does not know
+        # (found by bench/fuzz_parsers.py: encoding="UTF-4").
+        # (ValueError covers bad character references.)
         return None
 
 
@@ -226,6 +234,25 @@ def capabilities_from_namespaces(namespaces: Iterable[str]) -> list[str]:
         if ns and ns != DEVICE_NS:
             out.add(SERVICE_CAPABILITIES.get(ns, bounded(ns, 128) or ""))
     return sorted(x for x in out if x)
+
+
+def harden_zeep_settings() -> Any:
+    """Make onvif-zeep-async parse device replies as strictly as our own parser does.
+
+    onvif-zeep-async shares one zeep ``Settings`` object with ``xml_huge_tree=True``
+    (which lifts libxml2's depth and text-size limits) and DTDs allowed.  zeep
+    already parses with ``resolve_entities=False`` and refuses entity declarations
+    (``forbid_entities``); a SOAP message may not carry a DTD at all (SOAP 1.2
+    Part 1 §5), so a reply with one is refused outright, and libxml2's size limits
+    stay on.  Returns the settings object (tests check them).
+    """
+    from onvif.settings import DEFAULT_SETTINGS
+
+    DEFAULT_SETTINGS.xml_huge_tree = False
+    DEFAULT_SETTINGS.forbid_dtd = True
+    DEFAULT_SETTINGS.forbid_entities = True
+    DEFAULT_SETTINGS.forbid_external = True
+    return DEFAULT_SETTINGS
 
 
 @dataclass(slots=True)
@@ -350,6 +377,7 @@ class OnvifProbe:
         except ImportError:
             result.detail = "credentials given but onvif-zeep-async is not installed"
             return
+        harden_zeep_settings()
         creds = self.credentials
         cam = ONVIFCamera(target.ip, target.port, creds.username, creds.password.reveal(), adjust_time=True)
         t = self.call_timeout_s

@@ -89,7 +89,7 @@ SITES = '[sites.hq]\nnetworks = ["10.20.0.0/24"]\n'
             '[schedule]\ntimezone = "Mars/Olympus"\n',
             "/etc/camsweep.toml:2: schedule.timezone: 'Mars/Olympus' is not a time zone",
         ),
-        ("[sites.hq\n", "/etc/camsweep.toml: not valid TOML"),
+        ("[sites.hq\n", "/etc/camsweep.toml:1: not valid TOML"),
         ("[database]\nurl = 5\n", "/etc/camsweep.toml:2: database.url: must be a non-empty string"),
     ],
 )
