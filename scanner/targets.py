@@ -159,10 +159,15 @@ def iter_addresses(specs: Sequence[TargetSpec], scope: Scope) -> Iterator[IPAddr
 
 def count_addresses(specs: Sequence[TargetSpec], scope: Scope) -> int:
     """How many addresses ``iter_addresses`` will yield (exclusions counted exactly)."""
+    # Overlapping exclusions (a /25 and a /26 inside it) must be subtracted once.
+    merged: list[IPNetwork] = []
+    for version in (4, 6):
+        nets = [n for n in scope.exclude if n.version == version]
+        merged.extend(ipaddress.collapse_addresses(nets))  # type: ignore[type-var]
     total = 0
     for spec in specs:
         total += spec.size
-        for ex in scope.exclude:
+        for ex in merged:
             lo = max(int(spec.first), int(ex[0]))
             hi = min(int(spec.last), int(ex[-1]))
             if ex.version == spec.first.version and hi >= lo:

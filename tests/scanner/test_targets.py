@@ -90,3 +90,9 @@ def test_parse_networks_examples() -> None:
     assert [str(n) for n in nets] == ["10.0.0.1/32", "10.1.0.0/16", "fe80::/64"]
     with pytest.raises(ConfigError, match="'10.0.0.0/33'"):
         parse_networks(["10.0.0.0/33"], "--exclude")
+
+
+def test_overlapping_exclusions_are_counted_once() -> None:
+    specs = parse_targets(["10.0.0.0/24"])
+    scope = Scope(exclude=(ipaddress.ip_network("10.0.0.0/25"), ipaddress.ip_network("10.0.0.0/26")))
+    assert count_addresses(specs, scope) == 128 == sum(1 for _ in iter_addresses(specs, scope))
