@@ -26,6 +26,7 @@ from db.records import (
     ScanDiff,
     ScanRecord,
     SightingRecord,
+    SiteRecord,
     utcnow,
 )
 from fingerprints.errors import ConfigError, NotFoundError
@@ -242,6 +243,11 @@ class InventoryReads:
                 q = q.where(AuditLogEntry.action == action)
             return [AuditEntry(e.id, e.at, e.actor, e.action, dict(e.detail)) for e in s.scalars(q)]
 
+    def sites(self) -> list[SiteRecord]:
+        """Every site, by name, with its declared networks (empty: none declared)."""
+        with self._session(read=True) as s:
+            return [site_record(x) for x in s.scalars(select(Site).order_by(Site.name))]
+
     def scans(self) -> list[ScanRecord]:
         with self._session(read=True) as s:
             q = select(Scan, Site.name).join(Site).order_by(Scan.id)
@@ -251,6 +257,10 @@ class InventoryReads:
         with self._session(read=True) as s:
             scan = self._scan(s, scan_id)
             return _scan_record(scan, scan.site.name)
+
+
+def site_record(site: Site) -> SiteRecord:
+    return SiteRecord(site.name, [str(n) for n in site.networks or []], site.created_at)
 
 
 def _scan_record(sc: Scan, site: str) -> ScanRecord:

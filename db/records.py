@@ -37,6 +37,15 @@ def _iso(v: Any) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
+class SiteRecord:
+    """A site and its declared networks (what a scan of it may cover)."""
+
+    name: str
+    networks: list[str]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceRecord:
     """One device of the inventory, as exports and front ends see it.
 

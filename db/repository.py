@@ -10,6 +10,7 @@ translated to :class:`StorageError` at this boundary.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import socket
@@ -33,7 +34,7 @@ from db.identity import (
     target_ranges,
 )
 from db.models import AuditLogEntry, Device, DeviceEvent, ObservationRow, Scan, Sighting, Site
-from db.reads import InventoryReads
+from db.reads import InventoryReads, site_record
 from db.records import (
     ANNOTATION_FIELDS,
     AuditEntry,
@@ -41,6 +42,7 @@ from db.records import (
     DeviceRecord,
     ReidentifyChange,
     ScanRecord,
+    SiteRecord,
     StandaloneUnit,
     utcnow,
 )
@@ -231,6 +233,37 @@ class Inventory(InventoryReads):
                 if site is None:
                     raise
         return site
+
+    def set_site(
+        self, name: str, networks: Sequence[str], actor: str = "", allow_public: bool = False
+    ) -> SiteRecord:
+        """Create site ``name`` or replace its declared networks; recorded in the audit log.
+
+        A scan of a site with networks may cover nothing outside them.  Each network
+        is normalised (``10.1.2.3/24`` -> ``10.1.2.0/24``); public space is refused
+        unless ``allow_public``, as the scanner's scope refuses it without ``--allow-public``.
+        """
+        name = name.strip()
+        if not name or len(name) > MAX_SITE_NAME_LEN:
+            raise ConfigError(f"a site name is 1-{MAX_SITE_NAME_LEN} characters")
+        nets = [_site_network(text, allow_public) for text in networks]
+        if not nets:
+            raise ConfigError(f"site {name!r}: give at least one network (e.g. 10.20.0.0/24)")
+        clean = list(dict.fromkeys(nets))  # drop repeats, keep the operator's order
+        with self._session() as s:
+            site = self._site(s, name)
+            site.networks = clean
+            # The change and its audit entry commit together, or neither does.
+            s.add(
+                AuditLogEntry(
+                    at=utcnow(),
+                    actor=actor,
+                    action="site.configure",
+                    detail={"site": name, "networks": clean},
+                )
+            )
+            s.flush()
+            return site_record(site)
 
     def begin_scan(
         self,
@@ -867,6 +900,24 @@ class Inventory(InventoryReads):
                 )
             )
         return out
+
+
+MAX_SITE_NAME_LEN = 128  # sites.name is String(128)
+
+
+def _site_network(text: str, allow_public: bool) -> str:
+    text = text.strip()
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError as exc:
+        raise ConfigError(f"{text!r} is not a network (e.g. 10.20.0.0/24 or fd00::/64)") from exc
+    # The same rule as scanner.targets: loopback, private and link-local are fine without the flag.
+    if not allow_public and not (net.is_private or net.is_loopback or net.is_link_local):
+        raise ConfigError(
+            f"network {text!r} ({net}) is public address space; "
+            "a site may declare it only if you are authorised to scan it (allow_public)"
+        )
+    return str(net)
 
 
 def _schema_revision(conn: Any) -> str | None:

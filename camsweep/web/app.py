@@ -8,6 +8,7 @@ export and annotation goes to the inventory's audit log.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -120,6 +121,26 @@ class AuditOut(BaseModel):
     detail: dict[str, Any]
 
 
+class SiteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str
+    networks: list[str] = Field(description="CIDR networks a scan of the site may cover.")
+    created_at: UtcDatetime
+
+
+MAX_SITE_NETWORKS = 256
+MAX_NETWORK_LEN = 64  # "ffff:...:ffff/128" is 43 characters
+
+
+class SiteIn(BaseModel):
+    networks: list[Annotated[str, Field(min_length=1, max_length=MAX_NETWORK_LEN)]] = Field(
+        min_length=1,
+        max_length=MAX_SITE_NETWORKS,
+        description="The site's networks (CIDR, e.g. 10.20.0.0/24); they replace any declared before. "
+        "Public address space is refused.",
+    )
+
+
 class ErrorOut(BaseModel):
     detail: str
 
@@ -190,6 +211,7 @@ def _naive_utc(when: datetime | None) -> datetime | None:
 MAX_DB_ID = 2**31 - 1
 DeviceId = Annotated[int, PathParam(ge=1, le=MAX_DB_ID)]
 ScanId = Annotated[int, PathParam(ge=1, le=MAX_DB_ID)]
+SiteName = Annotated[str, PathParam(min_length=1, max_length=MAX_FILTER_LEN, pattern=r"^[^\x00]*\S[^\x00]*$")]
 
 FilterText = Annotated[str | None, Query(max_length=MAX_FILTER_LEN)]
 
@@ -566,7 +588,13 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
     @app.get("/scans", include_in_schema=False)
     def scans_page(request: Request, who: PageUser) -> Response:
         return render(
-            request, "scans.html", who, scans=list(reversed(inventory.scans())), error="", message=""
+            request,
+            "scans.html",
+            who,
+            scans=list(reversed(inventory.scans())),
+            sites=inventory.sites(),
+            error="",
+            message="",
         )
 
     @app.post("/scans", include_in_schema=False)
@@ -589,6 +617,7 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
                 who,
                 status_code=422,
                 scans=list(reversed(inventory.scans())),
+                sites=inventory.sites(),
                 error=str(exc),
                 message="",
             )
@@ -606,7 +635,14 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
         if len(site) > MAX_FILTER_LEN:
             raise ConfigError(f"a site name is at most {MAX_FILTER_LEN} characters")
         # The web never widens the scope: public space stays refused, as without --allow-public.
-        return api.ScanRequest(targets=words, site=site, scope=Scope(allow_public=False), operator=operator)
+        # A configured site narrows it to the site's networks, as the CLI's --site does.
+        networks = next((x.networks for x in inventory.sites() if x.name == site), [])
+        scope = Scope(
+            allow_public=False,
+            site_networks=tuple(ipaddress.ip_network(n) for n in networks),
+            site_name=site if networks else None,
+        )
+        return api.ScanRequest(targets=words, site=site, scope=scope, operator=operator)
 
     def _start_scan(scan_request: api.ScanRequest, user: User) -> None:
         inventory.log_action(
@@ -631,6 +667,37 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
         previous = [s.id for s in inventory.scans() if s.site == scan.site and s.id < scan.id]
         diff = inventory.diff_scans(previous[-1], scan.id) if previous else None
         return render(request, "scan.html", who, scan=scan, diff=diff)
+
+    def _sites_page(
+        request: Request, who: tuple[User, str], error: str = "", status_code: int = 200
+    ) -> Response:
+        return render(
+            request, "sites.html", who, status_code=status_code, sites=inventory.sites(), error=error
+        )
+
+    @app.get("/sites", include_in_schema=False)
+    def sites_page(request: Request, who: PageUser) -> Response:
+        return _sites_page(request, who)
+
+    @app.post("/sites", include_in_schema=False)
+    def configure_site_page(
+        request: Request,
+        who: PageUser,
+        name: Annotated[str, Form(max_length=MAX_FILTER_LEN)] = "",
+        networks: Annotated[str, Form(max_length=MAX_TARGETS_LEN)] = "",
+        csrf_token: Annotated[str, Form()] = "",
+    ) -> Response:
+        check_csrf(who[1], csrf_token)
+        require(who[0], "configure")
+        try:
+            _configure_site(who[0], name, networks.replace(",", " ").split())
+        except ConfigError as exc:
+            return _sites_page(request, who, error=str(exc), status_code=422)
+        return RedirectResponse("/sites?saved=1", status_code=303)
+
+    def _configure_site(user: User, name: str, networks: list[str]) -> Any:
+        # The web never declares public space (the flag is the inventory's, for the command line).
+        return inventory.set_site(name, networks, actor=user.name, allow_public=False)
 
     @app.get("/audit", include_in_schema=False)
     def audit_page(request: Request, who: PageUser, action: str | None = None) -> Response:
@@ -716,6 +783,30 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
     def api_scans(user: ApiUser) -> list[Any]:
         require(user, "read")
         return list(inventory.scans())
+
+    @app.get("/api/sites", response_model=list[SiteOut], tags=["sites"], responses=AUTH_ERRORS)
+    def api_sites(user: ApiUser) -> list[Any]:
+        """Every site and the networks a scan of it may cover."""
+        require(user, "read")
+        return list(inventory.sites())
+
+    @app.put(
+        "/api/sites/{name}",
+        response_model=SiteOut,
+        tags=["sites"],
+        responses=AUTH_ERRORS,
+    )
+    def api_configure_site(user: ApiUser, name: SiteName, body: SiteIn) -> Any:
+        """Create a site or replace its networks (admin); recorded in the audit log.
+
+        A malformed network or public address space is a 422 naming the network.
+        """
+        require(user, "configure")
+        try:
+            return _configure_site(user, name, body.networks)
+        except ConfigError as exc:
+            # The standard validation-error body, so clients parse one shape of 422.
+            raise invalid("networks", str(exc), where="body") from exc
 
     @app.get("/api/audit-log", response_model=list[AuditOut], tags=["audit"], responses=AUTH_ERRORS)
     def api_audit_log(user: ApiUser, action: str | None = None) -> list[Any]:

@@ -19,6 +19,7 @@ from db.repository import Inventory
 from tests.camsweep.web.conftest import LiveServer, _serve
 
 schemathesis = pytest.importorskip("schemathesis")
+positive_data_acceptance = pytest.importorskip("schemathesis.specs.openapi.checks").positive_data_acceptance
 
 MAX_EXAMPLES_PER_OPERATION = 25
 HTTP_TIMEOUT_S = 30.0
@@ -53,6 +54,10 @@ def test_the_api_keeps_to_its_schema(api_schema: Any, fuzz_server: tuple[LiveSer
     for result in api_schema.get_all_operations():
         operation = result.ok()
         labels.append(operation.label)
+        # A site's networks must be private space, which no JSON Schema string pattern can say:
+        # a schema-valid public network is rightly refused (422, documented), so for this one
+        # operation "valid data is accepted" is not a check; every other check still runs.
+        excluded = [positive_data_acceptance] if operation.label == "PUT /api/sites/{name}" else []
 
         @given(case=operation.as_strategy())
         @settings(
@@ -63,8 +68,12 @@ def test_the_api_keeps_to_its_schema(api_schema: Any, fuzz_server: tuple[LiveSer
         )
         def call(case: Any) -> None:
             case.call_and_validate(
-                base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=HTTP_TIMEOUT_S
+                base_url=server.url,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=HTTP_TIMEOUT_S,
+                excluded_checks=excluded,  # noqa: B023 (call() runs within this iteration)
             )
 
         call()
     assert "GET /api/devices" in labels and "POST /api/devices/{device_id}/annotations" in labels
+    assert "PUT /api/sites/{name}" in labels
