@@ -286,6 +286,15 @@ def _run_scan(
     return outcome
 
 
+#: Rows of the table a scan prints; the rest are in the inventory.
+SCAN_TABLE_ROWS = 100
+
+
+def _scan_table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows a scan's table shows: cameras first, at most :data:`SCAN_TABLE_ROWS`."""
+    return sorted(rows, key=lambda r: not r["is_camera"])[:SCAN_TABLE_ROWS]
+
+
 def _render_outcome(outcome: api.ScanOutcome, as_json: bool) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for report, ident in outcome.devices:
@@ -319,7 +328,15 @@ def _render_outcome(outcome: api.ScanOutcome, as_json: bool) -> list[dict[str, A
             + "\n"
         )
         return rows
-    out.print(_devices_table(rows, f"scan {outcome.scan_id}: {outcome.status}"))
+    # A sweep of a large network finds thousands of hosts: the terminal gets the first
+    # rows (cameras first), the inventory and --json get all of them.
+    shown = _scan_table_rows(rows)
+    out.print(_devices_table(shown, f"scan {outcome.scan_id}: {outcome.status}"))
+    if len(rows) > len(shown):
+        out.print(
+            f"(showing {len(shown)} of {len(rows)} responsive hosts; all are in the inventory: "
+            f"camsweep devices, or scan --json)"
+        )
     cams = sum(1 for r in rows if r["is_camera"])
     out.print(f"{outcome.addresses} addresses, {outcome.responsive} responsive, {cams} cameras identified")
     return rows

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, create_engine, event, func, insert, inspect, or_, select, text
+from sqlalchemy import ColumnElement, Engine, create_engine, event, insert, inspect, or_, select, text
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -424,9 +424,7 @@ class Inventory(InventoryReads):
                         s.rollback()
                         return None
                     scan = self._scan(s, scan_id)
-                    obs_rows: list[dict[str, Any]] = []
-                    ids = [self._record(s, scan, report, ident, obs_rows) for report, ident in items]
-                    self._insert_observations(s, obs_rows)
+                    ids = self._record_batch(s, scan, items)
                     scan.heartbeat_at = utcnow()
                     if done is not None:
                         scan.addresses_done = done
@@ -438,63 +436,44 @@ class Inventory(InventoryReads):
                     raise
         raise AssertionError("unreachable")
 
+    def _record_batch(
+        self, s: Session, scan: Scan, items: Sequence[tuple[HostReport, Identification]]
+    ) -> list[int]:
+        """Record hosts in a fixed number of round trips, not a few per host.
+
+        Every device the hosts could be is fetched in one query (:class:`_Candidates`)
+        and searched in memory; new devices, their sightings and events are inserted
+        together at one flush; observations go in one executemany.
+        """
+        with s.no_autoflush:
+            idns = [identity_of(report, ident) for report, ident in items]
+            batch = _Candidates(s, scan.site_id, idns)
+            devices = [
+                self._record(s, scan, batch, idn, report, ident)
+                for idn, (report, ident) in zip(idns, items, strict=True)
+            ]
+        s.flush()  # the devices, so each has its id
+        batch.insert(s, scan.id)
+        return [d.id for d in devices]
+
     def _find_device(self, s: Session, site_id: int, idn: Identity) -> Device | None:
         """The device with any of these identities in this site, strongest identity first."""
-        strong = [k for k in idn.keys() if not k.startswith("ip:")]
-        clauses: list[ColumnElement[bool]] = [Device.identity_key.in_(strong)] if strong else []
-        if idn.mac:
-            clauses.append(Device.mac == idn.mac)
-        if idn.manufacturer and idn.serial:
-            clauses.append(
-                (func.lower(Device.manufacturer) == idn.manufacturer.lower()) & (Device.serial == idn.serial)
-            )
-        if idn.endpoint:
-            clauses.append(Device.onvif_endpoint == idn.endpoint)
-        if clauses:
-            # FOR UPDATE (PostgreSQL; SQLite's writer lock already serialises): a
-            # concurrent scan updating this device waits, and we read its result.
-            q = select(Device).where(Device.site_id == site_id, or_(*clauses)).with_for_update()
-            found = [
-                d
-                for d in s.scalars(q)
-                # Two different MACs are two devices, whatever serial they claim
-                # (cloned or placeholder serials are common on OEM firmware).
-                if not (idn.mac and d.mac and d.mac != idn.mac)
-            ]
-            if found:
-
-                def rank(d: Device) -> int:
-                    if idn.mac and d.mac == idn.mac:
-                        return 0
-                    if idn.serial and d.serial == idn.serial:
-                        return 1
-                    return 2
-
-                return min(found, key=rank)
-        if idn.ip:
-            # A device known only by its address is adopted by the first strong identity
-            # seen there: an address was never a strong identity to begin with.
-            return s.scalar(
-                select(Device)
-                .where(Device.site_id == site_id, Device.identity_key == f"ip:{idn.ip}")
-                .with_for_update()
-            )
-        return None
+        return _Candidates(s, site_id, [idn]).find(idn)
 
     def _record(
         self,
         s: Session,
         scan: Scan,
+        batch: _Candidates,
+        idn: Identity,
         report: HostReport,
         ident: Identification,
-        obs_rows: list[dict[str, Any]],
-    ) -> int:
-        """Update or create the device of one host; its observations are appended to ``obs_rows``."""
+    ) -> Device:
+        """Update or create the device of one host (not flushed: the batch flushes once)."""
         now = utcnow()
-        idn = identity_of(report, ident)
         caps = capabilities_of(report, ident)
         via = report.via_recorder
-        device = self._find_device(s, scan.site_id, idn)
+        device = batch.find(idn)
         if device is None:
             device = Device(
                 site_id=scan.site_id,
@@ -506,12 +485,14 @@ class Inventory(InventoryReads):
                 capabilities=[],
                 identification={},
                 missed_scans=0,
+                confidence=0.0,
+                is_camera=False,
                 declared_standalone=False,
             )
             s.add(device)
-            s.flush()
+            batch.add(device)
             where = f"through recorder {via}" if via else f"at {report.ip}"
-            self._event(s, device, scan.id, "new", f"new device {where}", {"ip": report.ip, "via": via})
+            batch.event(device, scan.id, "new", f"new device {where}", {"ip": report.ip, "via": via})
         else:
             old = DeviceState(
                 device.ip,
@@ -534,10 +515,10 @@ class Inventory(InventoryReads):
             for ch in changes(old, new):
                 if ch.kind == "moved" and (device.via_recorder or None) != via:
                     continue  # a recorder's channel address is not the device moving
-                self._event(s, device, scan.id, ch.kind, ch.summary, ch.detail)
+                batch.event(device, scan.id, ch.kind, ch.summary, ch.detail)
             if device.identity_key.startswith("ip:") and idn.strong:
                 device.identity_key = idn.key
-            self._update_connectivity(s, device, scan.id, via)
+            self._update_connectivity(s, device, scan.id, via, batch)
         # A recorder's channel list names the camera's address behind the recorder;
         # a direct sighting in the same scan is the better one to keep.
         seen_before_in_scan = device.last_scan_id == scan.id
@@ -564,19 +545,19 @@ class Inventory(InventoryReads):
         device.last_seen = now
         device.last_scan_id = scan.id
         device.missed_scans = 0
-        self._sighting(s, scan.id, device, caps, via, now, seen_before_in_scan)
-        obs_rows.extend(
-            _observation_row(scan.id, device.id, obs, idn.mac, via, now) for obs in report.observations
-        )
-        return device.id
+        self._sighting(s, scan.id, batch, device, caps, via, now, seen_before_in_scan)
+        batch.observed.append((device, report.observations, idn.mac, via, now))
+        return device
 
-    def _insert_observations(self, s: Session, rows: list[dict[str, Any]]) -> None:
-        # One executemany for the whole batch: observations are append-only and
-        # need none of the ORM's bookkeeping.
-        if rows:
-            s.execute(insert(ObservationRow), rows)
+    def _update_connectivity(
+        self, s: Session, device: Device, scan_id: int, via: str | None, batch: _Candidates | None = None
+    ) -> None:
+        def event(kind: str, summary: str, detail: dict[str, Any]) -> None:
+            if batch is not None:
+                batch.event(device, scan_id, kind, summary, detail)
+            else:
+                self._event(s, device, scan_id, kind, summary, detail)
 
-    def _update_connectivity(self, s: Session, device: Device, scan_id: int, via: str | None) -> None:
         before = device.connectivity
         if device.declared_standalone:
             after = "conflict"
@@ -588,43 +569,54 @@ class Inventory(InventoryReads):
             return
         device.connectivity = after
         if after == "conflict":
-            self._event(
-                s,
-                device,
-                scan_id,
+            event(
                 "conflict",
                 "declared standalone but observed on a network" + (f" through recorder {via}" if via else ""),
                 {"from": before, "to": after},
             )
         elif before == "missing":
-            self._event(s, device, scan_id, "returned", "answering again", {"from": before, "to": after})
+            event("returned", "answering again", {"from": before, "to": after})
 
     def _sighting(
         self,
         s: Session,
         scan_id: int,
+        batch: _Candidates,
         device: Device,
         caps: list[str],
         via: str | None,
         now: datetime,
         seen_before_in_scan: bool,
     ) -> None:
-        row = None
+        values = {
+            "ip": device.ip,
+            "brand": device.brand,
+            "manufacturer": device.manufacturer,
+            "model": device.model,
+            "firmware": device.firmware,
+            "category": device.category,
+            "capabilities": list(caps or device.capabilities or []),
+            "policy_flags": sorted(device.policy_flags or []),
+            "via_recorder": via,
+        }
         if seen_before_in_scan:  # rare: listed by a recorder and seen directly, or twice
-            row = s.scalar(
-                select(Sighting).where(Sighting.scan_id == scan_id, Sighting.device_id == device.id)
-            )
-        if row is None:
-            row = Sighting(scan_id=scan_id, device_id=device.id, seen_at=now)
-            s.add(row)
-        elif via and not row.via_recorder:
-            return  # seen directly in this scan already: that sighting is the better one
-        row.ip = device.ip
-        row.brand, row.manufacturer, row.model = device.brand, device.manufacturer, device.model
-        row.firmware, row.category = device.firmware, device.category
-        row.capabilities = list(caps or device.capabilities or [])
-        row.policy_flags = sorted(device.policy_flags or [])
-        row.via_recorder = via
+            # A direct sighting in this scan is better than a recorder's listing:
+            # a later listing never replaces it.
+            pending = batch.sightings.get(id(device))
+            if pending is not None:  # earlier in this batch
+                if not (via and not pending[1]["via_recorder"]):
+                    pending[1].update(values)
+                return
+            if device.id is not None:  # by an earlier batch of this scan
+                row = s.scalar(
+                    select(Sighting).where(Sighting.scan_id == scan_id, Sighting.device_id == device.id)
+                )
+                if row is not None:
+                    if not (via and not row.via_recorder):
+                        for name, value in values.items():
+                            setattr(row, name, value)
+                    return
+        batch.sightings[id(device)] = (device, {"scan_id": scan_id, "seen_at": now, **values})
 
     def _event(
         self,
@@ -780,9 +772,7 @@ class Inventory(InventoryReads):
                 None,
                 started_at=started_at,
             )
-            obs_rows: list[dict[str, Any]] = []
-            ids = [self._record(s, scan, report, ident, obs_rows) for report, ident in items]
-            self._insert_observations(s, obs_rows)
+            ids = self._record_batch(s, scan, items)
             scan.status = "completed"
             scan.finished_at = utcnow()
             scan.addresses_done = len(items)
@@ -903,6 +893,111 @@ class Inventory(InventoryReads):
 
 
 MAX_SITE_NAME_LEN = 128  # sites.name is String(128)
+
+
+class _Candidates:
+    """The devices one batch of hosts may be, fetched in one query and searched in memory.
+
+    The query asks for every device of the site that shares any identity with any
+    host of the batch (identity key, MAC, serial, ONVIF endpoint, or the address
+    key of a device known only by address), ``FOR UPDATE`` on PostgreSQL so a
+    concurrent scan updating one of them waits; SQLite's writer lock already
+    serialises.  Devices the batch creates are added, so a host seen twice in one
+    batch finds the device made for the first sighting.
+    """
+
+    #: Identities per query: far below SQLite's bound-parameter limit.
+    CHUNK = 400
+
+    def __init__(self, s: Session, site_id: int, idns: Sequence[Identity]) -> None:
+        self.devices: list[Device] = []
+        self.sightings: dict[int, tuple[Device, dict[str, Any]]] = {}
+        self.events: list[tuple[Device, dict[str, Any]]] = []
+        self.observed: list[tuple[Device, list[Observation], str | None, str | None, datetime]] = []
+        for i in range(0, len(idns), self.CHUNK):
+            self.devices.extend(self._fetch(s, site_id, idns[i : i + self.CHUNK]))
+
+    @staticmethod
+    def _fetch(s: Session, site_id: int, idns: Sequence[Identity]) -> Iterator[Device]:
+        keys = {k for idn in idns for k in idn.keys()}
+        macs = {idn.mac for idn in idns if idn.mac}
+        serials = {idn.serial for idn in idns if idn.manufacturer and idn.serial}
+        endpoints = {idn.endpoint for idn in idns if idn.endpoint}
+        clauses: list[ColumnElement[bool]] = [Device.identity_key.in_(keys)] if keys else []
+        if macs:
+            clauses.append(Device.mac.in_(macs))
+        if serials:
+            clauses.append(Device.serial.in_(serials))  # the manufacturer is compared in find()
+        if endpoints:
+            clauses.append(Device.onvif_endpoint.in_(endpoints))
+        if not clauses:
+            return iter(())
+        q = select(Device).where(Device.site_id == site_id, or_(*clauses)).with_for_update()
+        return iter(s.scalars(q).all())
+
+    def add(self, device: Device) -> None:
+        self.devices.append(device)
+
+    def find(self, idn: Identity) -> Device | None:
+        """The device with any of these identities, strongest first (MAC, serial, other)."""
+        strong = {k for k in idn.keys() if not k.startswith("ip:")}
+        maker = idn.manufacturer.lower() if idn.manufacturer and idn.serial else None
+
+        def same(d: Device) -> bool:
+            if idn.mac and d.mac and d.mac != idn.mac:
+                # Two different MACs are two devices, whatever serial they claim
+                # (cloned or placeholder serials are common on OEM firmware).
+                return False
+            return (
+                d.identity_key in strong
+                or bool(idn.mac and d.mac == idn.mac)
+                or bool(maker and d.serial == idn.serial and (d.manufacturer or "").lower() == maker)
+                or bool(idn.endpoint and d.onvif_endpoint == idn.endpoint)
+            )
+
+        found = [d for d in self.devices if same(d)]
+        if found:
+
+            def rank(d: Device) -> int:
+                if idn.mac and d.mac == idn.mac:
+                    return 0
+                if idn.serial and d.serial == idn.serial:
+                    return 1
+                return 2
+
+            return min(found, key=rank)
+        if idn.ip:
+            # A device known only by its address is adopted by the first strong identity
+            # seen there: an address was never a strong identity to begin with.
+            ip_key = f"ip:{idn.ip}"
+            return next((d for d in self.devices if d.identity_key == ip_key), None)
+        return None
+
+    def event(
+        self, device: Device, scan_id: int | None, kind: str, summary: str, detail: dict[str, Any]
+    ) -> None:
+        """An event of a device that may not have its id yet (inserted by :meth:`insert`)."""
+        row = {"scan_id": scan_id, "at": utcnow(), "kind": kind, "summary": summary, "detail": detail}
+        self.events.append((device, row))
+
+    def insert(self, s: Session, scan_id: int) -> None:
+        """After the flush that gave every device its id: sightings, events and observations,
+        one executemany each (append-only rows need none of the ORM's bookkeeping)."""
+        for model, rows in (
+            (Sighting, [{**row, "device_id": d.id} for d, row in self.sightings.values()]),
+            (DeviceEvent, [{**row, "device_id": d.id} for d, row in self.events]),
+            (ObservationRow, self.observation_rows(scan_id)),
+        ):
+            if rows:
+                s.execute(insert(model), rows)
+
+    def observation_rows(self, scan_id: int) -> list[dict[str, Any]]:
+        """The batch's observation rows, once every device has its id."""
+        return [
+            _observation_row(scan_id, device.id, obs, mac, via, now)
+            for device, observations, mac, via, now in self.observed
+            for obs in observations
+        ]
 
 
 def _site_network(text: str, allow_public: bool) -> str:

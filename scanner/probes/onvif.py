@@ -1,6 +1,6 @@
 """ONVIF device-service probe (ONVIF Core Specification §8).
 
-Unauthenticated, over the engine's own streams (sans-IO: h11 + defusedxml):
+Unauthenticated, over the engine's own streams (sans-IO: httptools + defusedxml):
 
 * ``GetSystemDateAndTime`` — the Core spec requires devices to answer it
   without authentication (§5.9.1) so clients can sync WS-Security clocks; a
@@ -28,14 +28,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from xml.etree.ElementTree import Element
 
-import h11
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
 from scanner.credentials import OnvifCredentials
-from scanner.probes.base import ProbeContext, ProbeResult, Status, Target, bounded, read_bounded
-from scanner.probes.http import parse_response as parse_http
-from scanner.probes.http import response_complete
+from scanner.probes.base import ProbeContext, ProbeResult, Status, Target, bounded
+from scanner.probes.http import HttpConnection, build_http_request
 
 NAME = "onvif"
 #: Ports the ONVIF device service commonly listens on (80; 8899 is Xiongmai's gSOAP; 8000/8080 others).
@@ -77,25 +75,13 @@ def build_envelope(operation: str) -> bytes:
     ).encode()
 
 
-def build_request(host: str, operation: str, path: str = DEVICE_SERVICE_PATH) -> bytes:
+def build_request(
+    host: str, operation: str, path: str = DEVICE_SERVICE_PATH, keep_alive: bool = False
+) -> bytes:
     """An HTTP POST carrying the operation, with the SOAP 1.2 action parameter."""
-    body = build_envelope(operation)
-    conn = h11.Connection(h11.CLIENT)
-    req = h11.Request(
-        method="POST",
-        target=path,
-        headers=[
-            ("Host", host),
-            ("User-Agent", "camsweep/0.1 (+asset inventory)"),
-            ("Content-Type", f'application/soap+xml; charset=utf-8; action="{DEVICE_NS}/{operation}"'),
-            ("Content-Length", str(len(body))),
-            ("Connection", "close"),
-        ],
-    )
-    return (
-        (conn.send(req) or b"")
-        + (conn.send(h11.Data(data=body)) or b"")
-        + (conn.send(h11.EndOfMessage()) or b"")
+    content_type = f'application/soap+xml; charset=utf-8; action="{DEVICE_NS}/{operation}"'
+    return build_http_request(
+        "POST", path, host, (("Content-Type", content_type),), build_envelope(operation), keep_alive
     )
 
 
@@ -263,33 +249,16 @@ class SoapAnswer:
 
 
 async def soap_call(
-    ctx: ProbeContext, target: Target, operation: str, path: str = DEVICE_SERVICE_PATH
+    conn: HttpConnection, operation: str, path: str = DEVICE_SERVICE_PATH
 ) -> SoapAnswer | Status:
     """POST one operation over an engine connection; a :class:`Status` when there is no HTTP answer."""
-    try:
-        reader, writer = await ctx.open_connection(target.ip, target.port, ctx.connect_timeout_s)
-    except ConnectionRefusedError:
-        return Status.REFUSED
-    except TimeoutError:
-        return Status.TIMEOUT
-    except OSError:
-        return Status.ERROR
-    try:
-        writer.write(build_request(target.hostname or target.ip, operation, path))
-        await asyncio.wait_for(writer.drain(), ctx.read_timeout_s)
-        data = await read_bounded(reader, ctx.max_raw_bytes, ctx.read_timeout_s, complete=response_complete)
-    except TimeoutError:
-        return Status.TIMEOUT
-    except OSError:
-        return Status.CLOSED
-    finally:
-        writer.close()
-    if not data:
-        return Status.TIMEOUT
-    banner = parse_http(data)
-    if banner is None:
-        return Status.PROTOCOL_MISMATCH
-    return SoapAnswer(banner.status_code, banner.body, data)
+    content_type = f'application/soap+xml; charset=utf-8; action="{DEVICE_NS}/{operation}"'
+    got = await conn.request(
+        path, conn.ctx.max_raw_bytes, "POST", (("Content-Type", content_type),), build_envelope(operation)
+    )
+    if got.banner is None:
+        return got.status
+    return SoapAnswer(got.banner.status_code, got.banner.body, got.raw)
 
 
 class OnvifProbe:
@@ -325,16 +294,26 @@ class OnvifProbe:
 
     async def run(self, target: Target, ctx: ProbeContext) -> ProbeResult:
         result = ProbeResult(NAME, target.ip, target.port, Status.ERROR)
-        answer = await soap_call(ctx, target, "GetSystemDateAndTime")
+        # Both anonymous calls share one keep-alive connection.
+        async with HttpConnection(ctx, target.ip, target.port, target.hostname or target.ip, False) as conn:
+            speaks_soap = await self._anonymous(conn, result)
+        if speaks_soap and self.credentials is not None:
+            await self.run_authenticated(target, result)
+        return result
+
+    async def _anonymous(self, conn: HttpConnection, result: ProbeResult) -> bool:
+        """The two anonymous calls; whether the port speaks SOAP at all."""
+        ctx = conn.ctx
+        answer = await soap_call(conn, "GetSystemDateAndTime")
         if isinstance(answer, Status):
             result.status = answer
-            return result
+            return False
         result.raw = answer.raw[: ctx.max_raw_bytes]
         root = parse_xml(answer.body)
         if root is None or _local(root.tag) != "Envelope":
             # An HTTP server, but not an ONVIF device service.
             result.status = Status.PROTOCOL_MISMATCH
-            return result
+            return False
         device_ts = parse_system_date_and_time(answer.body)
         fault = parse_fault(root)
         if device_ts is not None:
@@ -344,7 +323,7 @@ class OnvifProbe:
             result.status = Status.AUTH_REQUIRED
         else:
             result.status = Status.UNEXPECTED_RESPONSE
-        info_answer = await soap_call(ctx, target, "GetDeviceInformation")
+        info_answer = await soap_call(conn, "GetDeviceInformation")
         if isinstance(info_answer, SoapAnswer):
             info = parse_device_information(info_answer.body)
             if info is not None:
@@ -352,9 +331,7 @@ class OnvifProbe:
             room = ctx.max_raw_bytes - len(result.raw)
             if room > 0:
                 result.raw += info_answer.raw[:room]
-        if self.credentials is not None:
-            await self.run_authenticated(target, result)
-        return result
+        return True
 
     @staticmethod
     def _add_info(result: ProbeResult, info: DeviceInformation) -> None:

@@ -219,3 +219,25 @@ def test_ctrl_c_marks_the_scan_interrupted(tmp_path: Path) -> None:
 
 
 assert time
+
+
+def test_a_large_scan_prints_a_bounded_table_cameras_first(capsys: pytest.CaptureFixture[str]) -> None:
+    """Thousands of responsive hosts must not flood the terminal (or cost seconds of
+    rendering); the table keeps cameras first and says where the rest are."""
+    from camsweep import api, cli
+    from fingerprints.evidence import HostReport, Identification
+
+    hosts = [
+        (HostReport(f"10.0.{i // 256}.{i % 256}"), Identification(is_camera=(i % 10 == 0), brand=f"b{i}"))
+        for i in range(cli.SCAN_TABLE_ROWS + 50)
+    ]
+    outcome = api.ScanOutcome(
+        scan_id=7, status="completed", addresses=4096, responsive=len(hosts), devices=hosts
+    )
+    rows = cli._render_outcome(outcome, as_json=False)
+    printed = capsys.readouterr().out
+    assert len(rows) == len(hosts)  # the caller (--fail-on) still sees every host
+    assert f"showing {cli.SCAN_TABLE_ROWS} of {len(hosts)} responsive hosts" in printed
+    shown = cli._scan_table_rows(rows)
+    assert len(shown) == cli.SCAN_TABLE_ROWS
+    assert {r["ip"] for r in rows if r["is_camera"]} <= {r["ip"] for r in shown}  # every camera made the cut
