@@ -26,10 +26,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from camsweep import __version__, api, cli_audit, cli_fingerprints, cli_inventory, cli_lab, cli_web
+from camsweep import __version__, api
 from camsweep.config import Config
 from camsweep.exports import FORMATS, DeviceQuery, export_record
-from fingerprints.errors import CamsweepError
+from fingerprints.errors import CamsweepError, ConfigError
 from scanner.credentials import OnvifCredentials, Secret, load_credentials
 from scanner.discovery import DiscoveryOptions
 from scanner.engine import DEFAULT_PER_HOST, DEFAULT_RATE_PPS, ScanLimits
@@ -600,8 +600,7 @@ def export(
         try:
             output.write_bytes(data)
         except OSError as exc:
-            err.print(f"[bold red]error:[/] cannot write {output}: {exc.strerror}")
-            raise typer.Exit(EXIT_ERROR) from exc
+            raise _fail(ConfigError(f"cannot write {output}: {exc.strerror}")) from exc
         err.print(f"wrote {count} devices to {output}")
     else:
         sys.stdout.buffer.write(data)
@@ -616,7 +615,15 @@ def version() -> None:
 
 # Command groups that live in their own modules register themselves here, one line each:
 # each module defines ``register(app: typer.Typer) -> None``.
-from camsweep import cli_ops, cli_worker  # noqa: E402 - they import the helpers above
+from camsweep import (  # noqa: E402 - they import the helpers above (so enter through camsweep.cli)
+    cli_audit,
+    cli_fingerprints,
+    cli_inventory,
+    cli_lab,
+    cli_ops,
+    cli_web,
+    cli_worker,
+)
 
 _COMMAND_MODULES: tuple[ModuleType, ...] = (
     cli_fingerprints,

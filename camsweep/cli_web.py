@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from camsweep import api
+from camsweep.cli import _fail
 from fingerprints.errors import CamsweepError
 
 if TYPE_CHECKING:
@@ -29,11 +30,6 @@ DbOption = Annotated[
 ]
 
 users_app = typer.Typer(help="Accounts of the web dashboard: admin, officer, auditor.", no_args_is_help=True)
-
-
-def _fail(exc: CamsweepError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}")
-    return typer.Exit(2)
 
 
 def _accounts(db: str | None) -> tuple[Inventory, Accounts]:
