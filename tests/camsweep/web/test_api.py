@@ -146,10 +146,18 @@ def test_openapi_schema_documents_the_api_and_its_bearer_auth(sqlite_server: Liv
     assert {"manufacturer", "brand", "site", "policy_flag", "connectivity", "seen_since"} <= params
     assert {"HTTPBearer": []} in op["security"]
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
-    fields = set(schema["components"]["schemas"]["DeviceOut"]["properties"])
-    from camsweep.exports import EXPORT_FIELDS
+    device_out = schema["components"]["schemas"]["DeviceOut"]
+    from camsweep.exports import TABLE_FIELDS
 
-    assert set(EXPORT_FIELDS) <= fields
+    # generated from DeviceRecord over the export's columns: every column, typed as the record types it
+    assert set(device_out["properties"]) == set(device_out["required"]) == set(TABLE_FIELDS)
+    assert device_out["properties"]["confidence"]["type"] == "number"
+    assert device_out["properties"]["policy_flags"] == {
+        "items": {"type": "string"},
+        "title": "Policy Flags",
+        "type": "array",
+    }
+    assert {"type": "null"} in device_out["properties"]["first_seen"]["anyOf"]
     assert not any(p in ("/login", "/", "/export") for p in schema["paths"])
 
 
