@@ -38,7 +38,7 @@ def _accounts(db: str | None) -> tuple[Inventory, Accounts]:
     from db.repository import Inventory
 
     inventory = Inventory(api.resolve_db_url(db))
-    return inventory, Accounts(inventory.engine)
+    return inventory, Accounts(inventory)
 
 
 def _read_password(password_stdin: bool) -> str:

@@ -344,7 +344,7 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
     Secure (set it behind an HTTPS proxy).
     """
     inventory = Inventory(db_url)
-    accounts = Accounts(inventory.engine)
+    accounts = Accounts(inventory)
     signer = Signer(secret or secrets.token_urlsafe(32))
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["version"] = __version__

@@ -50,7 +50,7 @@ def login(server: LiveServer, name: str) -> Iterator[httpx.Client]:
 def token_for(server: LiveServer, name: str) -> str:
     inv = Inventory(server.db_url)
     try:
-        return Accounts(inv.engine).issue_token(name, "test")
+        return Accounts(inv).issue_token(name, "test")
     finally:
         inv.close()
 
