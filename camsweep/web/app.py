@@ -528,7 +528,7 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
         evidence = _evidence_rows(inventory, device_id)
         # Re-run the pure matcher over the stored evidence to explain the conclusion.
         explanation = identify([Evidence(e["key"], e["value"], e["source"]) for e in evidence]).explanation
-        history = [a for a in inventory.actions() if a.detail.get("device_id") == device_id]
+        history = inventory.actions_for_device(device_id)
         return render(
             request,
             "device.html",
@@ -666,12 +666,9 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
 
     @app.get("/scans/{scan_id}", include_in_schema=False)
     def scan_page(request: Request, who: PageUser, scan_id: ScanId) -> Response:
-        found = [s for s in inventory.scans() if s.id == scan_id]
-        if not found:
-            raise HTTPException(404, f"scan {scan_id} does not exist")
-        scan = found[0]
-        previous = [s.id for s in inventory.scans() if s.site == scan.site and s.id < scan.id]
-        diff = inventory.diff_scans(previous[-1], scan.id) if previous else None
+        scan = inventory.get_scan(scan_id)  # NotFoundError: 404 "scan N does not exist"
+        previous = inventory.previous_scan(scan.site, scan.id)
+        diff = inventory.diff_scans(previous.id, scan.id) if previous else None
         return render(request, "scan.html", who, scan=scan, diff=diff)
 
     def _sites_page(
