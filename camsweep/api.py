@@ -7,6 +7,7 @@ record.  Front ends only render what these return.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import ipaddress
 import os
@@ -325,9 +326,18 @@ def audit_verify_chain(db_url: str) -> ChainReport:
 IMPORT_FORMATS = ("standalone-csv", "json", "nmap-xml")
 
 
-def fingerprint_data_version() -> str:
-    """A short digest of the packaged fingerprint data files: which knowledge identified a device."""
-    data = Path(fingerprints_pkg.__file__).parent / "data"
+#: The packaged fingerprint data (rules, makers, the IEEE OUI snapshot, corpora).
+FINGERPRINT_DATA = Path(fingerprints_pkg.__file__).parent / "data"
+
+
+@functools.cache
+def fingerprint_data_version(data: Path = FINGERPRINT_DATA) -> str:
+    """A short digest of the fingerprint data files: which knowledge identified a device.
+
+    Computed once per process and directory (the files include a 52k-line OUI snapshot and
+    every scan asks), like the knowledge base itself (``matcher.default_kb``), which is
+    also loaded once.
+    """
     digest = hashlib.sha256()
     for path in sorted(data.rglob("*")):
         if path.is_file():

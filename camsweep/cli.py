@@ -5,13 +5,16 @@ No logic lives here beyond argument handling and presentation (STYLE.md §8).
 
 from __future__ import annotations
 
+import functools
 import getpass
+import inspect
 import ipaddress
 import json
 import logging
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,10 +26,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from camsweep import __version__, api, cli_audit, cli_fingerprints, cli_inventory, cli_lab, cli_web
+from camsweep import __version__, api
 from camsweep.config import Config
 from camsweep.exports import FORMATS, DeviceQuery, export_record
-from fingerprints.errors import CamsweepError
+from fingerprints.errors import CamsweepError, ConfigError
 from scanner.credentials import OnvifCredentials, Secret, load_credentials
 from scanner.discovery import DiscoveryOptions
 from scanner.engine import DEFAULT_PER_HOST, DEFAULT_RATE_PPS, ScanLimits
@@ -118,34 +121,66 @@ def _parse_since(text: str | None) -> datetime | None:
     return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
 
 
+#: The device filters `devices` and `export` share, declared once: parameter name -> (option, default).
+_QUERY_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "site": (SiteFilter, None),
+    "brand": (BrandFilter, None),
+    "manufacturer": (MakerFilter, None),
+    "model": (ModelFilter, None),
+    "category": (CategoryFilter, None),
+    "connectivity": (ConnectivityFilter, None),
+    "firmware": (FirmwareFilter, None),
+    "policy_flag": (PolicyFilter, None),
+    "advisory": (AdvisoryFilter, None),
+    "since": (SinceFilter, None),
+    "cameras_only": (CamerasFilter, False),
+    "flagged": (FlaggedFilter, False),
+}
+
+
+#: The default a decorated command's ``query`` parameter shows; the decorator always passes one.
+_ANY_DEVICE = DeviceQuery()
+
+
 def _query(
-    site: list[str] | None,
-    brand: list[str] | None,
-    manufacturer: list[str] | None,
-    model: list[str] | None,
-    category: list[str] | None,
-    connectivity: list[str] | None,
-    firmware: list[str] | None,
-    policy_flag: list[str] | None,
-    advisory: list[str] | None,
-    since: str | None,
-    cameras: bool,
-    flagged: bool,
+    since: str | None = None, cameras_only: bool = False, flagged: bool = False, **values: list[str] | None
 ) -> DeviceQuery:
     return DeviceQuery.from_options(
-        seen_since=_parse_since(since),
-        cameras_only=cameras,
-        flagged_only=flagged,
-        site=site,
-        brand=brand,
-        manufacturer=manufacturer,
-        model=model,
-        category=category,
-        connectivity=connectivity,
-        firmware=firmware,
-        policy_flag=policy_flag,
-        advisory=advisory,
+        seen_since=_parse_since(since), cameras_only=cameras_only, flagged_only=flagged, **values
     )
+
+
+def _with_device_query(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` the shared filter options in place of its ``query: DeviceQuery`` parameter.
+
+    Typer reads a command's options from its signature, so the wrapper shows the twelve filter
+    parameters where ``query`` was and builds the ``DeviceQuery`` from them before calling.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    parameters: list[inspect.Parameter] = []
+    for parameter in signature.parameters.values():
+        if parameter.name != "query":
+            parameters.append(parameter)
+            continue
+        parameters += [
+            inspect.Parameter(
+                name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=option
+            )
+            for name, (option, default) in _QUERY_OPTIONS.items()
+        ]
+
+    @functools.wraps(command)
+    def with_query(**kwargs: Any) -> None:
+        filters = {name: kwargs.pop(name) for name in _QUERY_OPTIONS}
+        try:
+            query = _query(**filters)
+        except CamsweepError as exc:
+            raise _fail(exc) from exc
+        command(query=query, **kwargs)
+
+    with_query.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    with_query.__annotations__ = {p.name: p.annotation for p in parameters}
+    return with_query
 
 
 def _check_fail_on(value: str | None) -> str | None:
@@ -524,20 +559,10 @@ def demo(
 
 
 @app.command()
+@_with_device_query
 def devices(
     db: DbOption = None,
-    site: SiteFilter = None,
-    brand: BrandFilter = None,
-    manufacturer: MakerFilter = None,
-    model: ModelFilter = None,
-    category: CategoryFilter = None,
-    connectivity: ConnectivityFilter = None,
-    firmware: FirmwareFilter = None,
-    policy_flag: PolicyFilter = None,
-    advisory: AdvisoryFilter = None,
-    since: SinceFilter = None,
-    cameras_only: CamerasFilter = False,
-    flagged: FlaggedFilter = False,
+    query: DeviceQuery = _ANY_DEVICE,
     config: ConfigOption = None,
     fail_on: FailOnOption = None,
     as_json: JsonOption = False,
@@ -546,20 +571,6 @@ def devices(
     _check_fail_on(fail_on)
     cfg = _config(config)
     try:
-        query = _query(
-            site,
-            brand,
-            manufacturer,
-            model,
-            category,
-            connectivity,
-            firmware,
-            policy_flag,
-            advisory,
-            since,
-            cameras_only,
-            flagged,
-        )
         rows = [export_record(d) for d in api.list_devices(_db_url(db, cfg), query=query)]
     except CamsweepError as exc:
         raise _fail(exc) from exc
@@ -572,6 +583,7 @@ def devices(
 
 
 @app.command()
+@_with_device_query
 def export(
     db: DbOption = None,
     fmt: Annotated[
@@ -580,18 +592,7 @@ def export(
     output: Annotated[
         Optional[Path], typer.Option("-o", "--output", help="File to write (default: stdout).")
     ] = None,
-    site: SiteFilter = None,
-    brand: BrandFilter = None,
-    manufacturer: MakerFilter = None,
-    model: ModelFilter = None,
-    category: CategoryFilter = None,
-    connectivity: ConnectivityFilter = None,
-    firmware: FirmwareFilter = None,
-    policy_flag: PolicyFilter = None,
-    advisory: AdvisoryFilter = None,
-    since: SinceFilter = None,
-    cameras_only: CamerasFilter = False,
-    flagged: FlaggedFilter = False,
+    query: DeviceQuery = _ANY_DEVICE,
     actor: Annotated[
         Optional[str],
         typer.Option(
@@ -607,20 +608,6 @@ def export(
         raise typer.BadParameter("a spreadsheet is binary: give -o FILE.xlsx", param_hint="--output")
     cfg = _config(config)
     try:
-        query = _query(
-            site,
-            brand,
-            manufacturer,
-            model,
-            category,
-            connectivity,
-            firmware,
-            policy_flag,
-            advisory,
-            since,
-            cameras_only,
-            flagged,
-        )
         data, count = api.export_devices(
             _db_url(db, cfg), fmt, query, actor=_actor(actor), destination=str(output) if output else "stdout"
         )
@@ -630,8 +617,7 @@ def export(
         try:
             output.write_bytes(data)
         except OSError as exc:
-            err.print(f"[bold red]error:[/] cannot write {output}: {exc.strerror}")
-            raise typer.Exit(EXIT_ERROR) from exc
+            raise _fail(ConfigError(f"cannot write {output}: {exc.strerror}")) from exc
         err.print(f"wrote {count} devices to {output}")
     else:
         sys.stdout.buffer.write(data)
@@ -646,7 +632,15 @@ def version() -> None:
 
 # Command groups that live in their own modules register themselves here, one line each:
 # each module defines ``register(app: typer.Typer) -> None``.
-from camsweep import cli_ops, cli_worker  # noqa: E402 - they import the helpers above
+from camsweep import (  # noqa: E402 - they import the helpers above (so enter through camsweep.cli)
+    cli_audit,
+    cli_fingerprints,
+    cli_inventory,
+    cli_lab,
+    cli_ops,
+    cli_web,
+    cli_worker,
+)
 
 _COMMAND_MODULES: tuple[ModuleType, ...] = (
     cli_fingerprints,

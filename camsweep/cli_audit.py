@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from camsweep import api
+from camsweep.cli import _fail
 from fingerprints.errors import CamsweepError
 
 audit_app = typer.Typer(
@@ -31,11 +32,6 @@ DbOption = Annotated[
     ),
 ]
 VERDICT_STYLE = {"consistent": "green", "contradicted": "bold red", "unverifiable": "yellow"}
-
-
-def _fail(exc: CamsweepError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-    return typer.Exit(2)
 
 
 def _placements(values: list[str] | None) -> dict[str, str]:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from camsweep import api
+from camsweep.cli import _fail
 from fingerprints.errors import CamsweepError
 from fingerprints.evidence import Identification, Match
 
@@ -36,11 +37,6 @@ VendorListOption = Annotated[
         dir_okay=False,
     ),
 ]
-
-
-def _fail(exc: CamsweepError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}")
-    return typer.Exit(2)
 
 
 def _match_dict(m: Match) -> dict[str, Any]:

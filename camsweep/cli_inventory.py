@@ -16,14 +16,12 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 
 from camsweep import api
+from camsweep.cli import _fail
 from db.imports import standalone_unit
 from db.records import DeviceChange, DeviceDetail, DeviceRecord, EventRecord, ScanDiff, ScanRecord
 from fingerprints.errors import CamsweepError
-
-err = Console(stderr=True)
 
 DbOption = Annotated[
     Optional[str],
@@ -53,11 +51,6 @@ def _actor(actor: str | None) -> str:
         return os.environ.get("CAMSWEEP_OPERATOR") or getpass.getuser()
     except (KeyError, OSError):  # no login name in a container
         return ""
-
-
-def _fail(exc: CamsweepError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-    return typer.Exit(2)
 
 
 def _echo(line: str = "") -> None:
@@ -133,6 +126,14 @@ def _render_detail(detail: DeviceDetail) -> None:
         _echo(_event_line(e))
 
 
+def _device_detail(db: str | None, device: str, site: str | None) -> DeviceDetail:
+    """The device an id, MAC or address names, or exit 2 saying why not."""
+    try:
+        return api.device_detail(api.resolve_db_url(db), device, site)
+    except CamsweepError as exc:
+        raise _fail(exc) from exc
+
+
 @device_app.command("show")
 def device_show(
     device: Annotated[str, typer.Argument(help="Device id, MAC or IP address.")],
@@ -141,10 +142,7 @@ def device_show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one device: what it is and why, the evidence, every scan that saw it, its history."""
-    try:
-        detail = api.device_detail(api.resolve_db_url(db), device, site)
-    except CamsweepError as exc:
-        raise _fail(exc) from exc
+    detail = _device_detail(db, device, site)
     if as_json:
         _dump(detail.as_dict())
     else:
@@ -158,10 +156,7 @@ def history(
     as_json: JsonOption = False,
 ) -> None:
     """A device's events: new, moved, firmware and capability changes, gone, conflicts."""
-    try:
-        detail = api.device_detail(api.resolve_db_url(db), device, site)
-    except CamsweepError as exc:
-        raise _fail(exc) from exc
+    detail = _device_detail(db, device, site)
     if as_json:
         _dump([e.as_dict() for e in detail.events])
         return

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from camsweep.cli import _fail
 from camsweep.lab import control
 from camsweep.lab.fleet import known_fleets, load_fleet, load_personalities
 from fingerprints.errors import CamsweepError
@@ -29,11 +30,6 @@ ModeOption = Annotated[
 ]
 InstanceOption = Annotated[str, typer.Option("--name", help="Lab instance name (several labs can run).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-def _fail(exc: CamsweepError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}")
-    return typer.Exit(2)
 
 
 def _json(obj: Any) -> None:

@@ -16,7 +16,6 @@ from rich.table import Table
 
 from camsweep import api, schedule
 from camsweep.cli import (
-    EXIT_ERROR,
     EXIT_JOB_FAILED,
     ConfigOption,
     DbOption,
@@ -28,7 +27,7 @@ from camsweep.cli import (
     out,
 )
 from camsweep.config import Config
-from fingerprints.errors import CamsweepError
+from fingerprints.errors import CamsweepError, ConfigError
 from scanner.engine import Progress as ScanProgress
 
 schedule_app = typer.Typer(
@@ -55,11 +54,12 @@ def _require_config(option: str | None) -> Config:
     except CamsweepError as exc:
         raise _fail(exc) from exc
     if cfg is None:
-        err.print(
-            "[bold red]error:[/] no configuration: write camsweep.toml (start from examples/camsweep.toml) "
-            "or pass --config FILE / set $CAMSWEEP_CONFIG"
+        raise _fail(
+            ConfigError(
+                "no configuration: write camsweep.toml (start from examples/camsweep.toml) "
+                "or pass --config FILE / set $CAMSWEEP_CONFIG"
+            )
         )
-        raise typer.Exit(EXIT_ERROR)
     return cfg
 
 
@@ -128,8 +128,7 @@ def _schedule_run(
         raise typer.BadParameter("--now is for a single pass (--once)", param_hint="--now")
     cfg = _require_config(config)
     if not cfg.jobs:
-        err.print(f"[bold red]error:[/] {cfg.path} has no \\[\\[jobs]]; see examples/camsweep.toml")
-        raise typer.Exit(EXIT_ERROR)
+        raise _fail(ConfigError(f"{cfg.path} has no [[jobs]]; see examples/camsweep.toml"))
     db_url = _db_url(db, cfg)
     actor = _actor(None)
 

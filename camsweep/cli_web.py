@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from camsweep import api
+from camsweep.cli import _fail
 from fingerprints.errors import CamsweepError
 
 if TYPE_CHECKING:
@@ -31,18 +32,13 @@ DbOption = Annotated[
 users_app = typer.Typer(help="Accounts of the web dashboard: admin, officer, auditor.", no_args_is_help=True)
 
 
-def _fail(exc: CamsweepError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}")
-    return typer.Exit(2)
-
-
 def _accounts(db: str | None) -> tuple[Inventory, Accounts]:
     # Imported here so `camsweep --help` does not pay for argon2 and the web stack.
     from camsweep.web.accounts import Accounts
     from db.repository import Inventory
 
     inventory = Inventory(api.resolve_db_url(db))
-    return inventory, Accounts(inventory.engine)
+    return inventory, Accounts(inventory)
 
 
 def _read_password(password_stdin: bool) -> str:

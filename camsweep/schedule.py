@@ -38,7 +38,7 @@ from camsweep.config import Config, JobConfig, SiteConfig
 from camsweep.exports import export_record
 from camsweep.notify import NotifyError, post_webhook, redact_url, send_email
 from db.repository import DeviceFilter, DeviceRecord, Inventory
-from fingerprints.errors import CamsweepError, ConfigError
+from fingerprints.errors import CamsweepError, ConfigError, NotFoundError
 from scanner.engine import Progress
 
 #: The longest ``schedule run --loop`` sleeps before looking at the clock and the configuration again.
@@ -285,8 +285,9 @@ def _devices_seen(inventory: Inventory, site: str, scan_id: int) -> list[dict[st
     ``record_host`` stamps ``last_seen`` when a scan records a device, so the
     latest scan of a site saw exactly the devices last seen since it began.
     """
-    scan = next((s for s in inventory.scans() if s.id == scan_id), None)
-    if scan is None:
+    try:
+        scan = inventory.get_scan(scan_id)
+    except NotFoundError:
         return []
     return [
         export_record(d) | {"id": d.id}
@@ -302,14 +303,14 @@ def _state(device: DeviceRecord) -> dict[str, Any]:
 def _diff_previous(inventory: Inventory, site: str, scan_id: int) -> ScanDiff:
     """Diff this scan of ``site`` against the site's previous scan (``Inventory.diff_scans``,
     which compares the sightings each scan recorded)."""
-    previous = [s.id for s in inventory.scans() if s.site == site and s.id < scan_id]
-    if not previous:
+    previous = inventory.previous_scan(site, scan_id)
+    if previous is None:
         return ScanDiff(
             None, scan_id, new=[_device_state(r) for r in _devices_seen(inventory, site, scan_id)]
         )
-    diff = inventory.diff_scans(previous[-1], scan_id)
+    diff = inventory.diff_scans(previous.id, scan_id)
     return ScanDiff(
-        previous[-1],
+        previous.id,
         scan_id,
         new=[_state(d) for d in diff.new],
         gone=[_state(d) for d in diff.gone],

@@ -243,6 +243,23 @@ class InventoryReads:
                 q = q.where(AuditLogEntry.action == action)
             return [AuditEntry(e.id, e.at, e.actor, e.action, dict(e.detail)) for e in s.scalars(q)]
 
+    def actions_for_device(self, device_id: int, limit: int | None = None) -> list[AuditEntry]:
+        """The audit-log entries about one device (``log_action(..., device_id=N)``), oldest first.
+
+        With ``limit``, only the latest ``limit`` of them.  ``device_id`` in an entry's detail
+        is an integer, as every caller of ``log_action`` writes it.
+        """
+        with self._session(read=True) as s:
+            q = (
+                select(AuditLogEntry)
+                .where(AuditLogEntry.detail["device_id"].as_integer() == device_id)
+                .order_by(AuditLogEntry.id.desc())
+            )
+            if limit is not None:
+                q = q.limit(limit)
+            rows = list(s.scalars(q))
+            return [AuditEntry(e.id, e.at, e.actor, e.action, dict(e.detail)) for e in reversed(rows)]
+
     def sites(self) -> list[SiteRecord]:
         """Every site, by name, with its declared networks (empty: none declared)."""
         with self._session(read=True) as s:
@@ -252,6 +269,19 @@ class InventoryReads:
         with self._session(read=True) as s:
             q = select(Scan, Site.name).join(Site).order_by(Scan.id)
             return [_scan_record(sc, site) for sc, site in s.execute(q)]
+
+    def previous_scan(self, site: str, before_scan_id: int) -> ScanRecord | None:
+        """The latest scan of ``site`` begun before scan ``before_scan_id`` (any status), or None."""
+        with self._session(read=True) as s:
+            q = (
+                select(Scan, Site.name)
+                .join(Site)
+                .where(Site.name == site, Scan.id < before_scan_id)
+                .order_by(Scan.id.desc())
+                .limit(1)
+            )
+            row = s.execute(q).first()
+            return _scan_record(row[0], row[1]) if row else None
 
     def get_scan(self, scan_id: int) -> ScanRecord:
         with self._session(read=True) as s:

@@ -204,7 +204,14 @@ class Inventory(InventoryReads):
         self.close()
 
     @contextmanager
-    def _session(self, read: bool = False) -> Iterator[Session]:
+    def session(self, read: bool = False) -> Iterator[Session]:
+        """One transaction on the inventory: committed on leaving, rolled back on any error.
+
+        For the inventory's companions that keep their own tables in its schema (web
+        accounts, worker chunks, audit seals); everyone else gets plain records from the
+        methods here.  ``read=True`` begins DEFERRED on SQLite, so it never queues behind
+        a writing scan.  Database errors leave as ``StorageError``.
+        """
         session = self._read_sessions() if read else self._sessions()
         try:
             yield session
@@ -217,6 +224,9 @@ class Inventory(InventoryReads):
             raise
         finally:
             session.close()
+
+    #: The repository's own name for :meth:`session`.
+    _session = session
 
     # -- sites and scans -------------------------------------------------
 

@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from camsweep.audit.models import ObservationSeal, ScanSeal
@@ -127,22 +125,6 @@ def combined_head(site_heads: dict[str, str]) -> str:
     return _sha("".join(f"{site}={head}\n" for site, head in sorted(site_heads.items())).encode())
 
 
-@contextmanager
-def audit_session(inventory: Inventory) -> Iterator[Session]:
-    # The audit reads rows the repository does not expose (every field of an
-    # observation, the seal tables), so it opens its own session on the
-    # inventory's engine and translates errors at this boundary.
-    session = Session(inventory.engine, expire_on_commit=False)
-    try:
-        yield session
-        session.commit()
-    except SQLAlchemyError as exc:
-        session.rollback()
-        raise StorageError(f"inventory {inventory.safe_url}: {exc}") from exc
-    finally:
-        session.close()
-
-
 def _scan_rows(session: Session, scan_id: int) -> list[ObservationRow]:
     return list(
         session.scalars(
@@ -167,7 +149,7 @@ def seal_scan(inventory: Inventory, scan_id: int) -> Seal:
     """
     for _attempt in range(SEAL_RETRIES):
         try:
-            with audit_session(inventory) as s:
+            with inventory.session() as s:
                 scan = s.get(Scan, scan_id)
                 if scan is None:
                     raise NotFoundError(f"scan {scan_id} does not exist")
@@ -337,7 +319,7 @@ def _check_observations(
 def verify_chain(inventory: Inventory) -> ChainReport:
     """Recompute every chain from the rows; report each broken link, first one first."""
     report = ChainReport()
-    with audit_session(inventory) as s:
+    with inventory.session(read=True) as s:
         sites = {site.id: site.name for site in s.scalars(select(Site).order_by(Site.id))}
         scans = {scan.id: scan for scan in s.scalars(select(Scan).order_by(Scan.id))}
         seals = list(s.scalars(select(ScanSeal).order_by(ScanSeal.seq)))

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 
 from camsweep.audit.answers import TECHNOLOGIES, AnswerFile, StandaloneUnit, TechnologyAnswer
-from camsweep.audit.chain import audit_session, verify_chain
+from camsweep.audit.chain import verify_chain
 from camsweep.audit.coverage import Coverage, assess
 from camsweep.audit.report import (
     CONSISTENT,
@@ -442,7 +442,7 @@ def _device_evidence(
     evidence: dict[int, list[str]] = defaultdict(list)
     if not ids:
         return {}, {}
-    with audit_session(inventory) as s:
+    with inventory.session(read=True) as s:
         rows = (
             row
             for start in range(0, len(ids), ID_BATCH)
@@ -475,7 +475,7 @@ def _device_evidence(
 
 
 def _site_networks(inventory: Inventory) -> dict[str, list[str]]:
-    with audit_session(inventory) as s:
+    with inventory.session(read=True) as s:
         return {
             name: [str(n) for n in nets or []] for name, nets in s.execute(select(Site.name, Site.networks))
         }

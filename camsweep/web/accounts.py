@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from camsweep.web.models import ROLES, Annotation, ApiToken, WebUser
-from db.repository import utcnow
-from fingerprints.errors import ConfigError, NotFoundError, StorageError
+from db.repository import Inventory, utcnow
+from fingerprints.errors import ConfigError, NotFoundError
 
 #: What each role may do.  Admin can do everything; officer and auditor are disjoint
 #: beyond reading (an auditor checks, an officer acts).
@@ -73,28 +70,10 @@ def token_digest(token: str) -> str:
 
 
 class Accounts:
-    """Users, tokens and annotations stored beside the inventory (same engine)."""
+    """Users, tokens and annotations stored beside the inventory (in its schema, through its sessions)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        session = self._sessions()
-        try:
-            yield session
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            raise
-        except SQLAlchemyError as exc:
-            session.rollback()
-            raise StorageError(f"accounts: {exc}") from exc
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
 
     # -- users -----------------------------------------------------------
 
@@ -106,21 +85,21 @@ class Accounts:
             raise ConfigError(f"role {role!r} is not one of: {', '.join(ROLES)}")
         if not MIN_PASSWORD_LEN <= len(password) <= MAX_PASSWORD_LEN:
             raise ConfigError(f"the password must be {MIN_PASSWORD_LEN}-{MAX_PASSWORD_LEN} characters long")
-        try:
-            with self._session() as s:
-                row = WebUser(name=name, role=role, password_hash=_hasher.hash(password), created_at=utcnow())
-                s.add(row)
+        with self.inventory.session() as s:
+            row = WebUser(name=name, role=role, password_hash=_hasher.hash(password), created_at=utcnow())
+            s.add(row)
+            try:
                 s.flush()
-                return _user(row)
-        except IntegrityError as exc:
-            raise ConfigError(f"user {name!r} already exists") from exc
+            except IntegrityError as exc:  # the session rolls back on leaving
+                raise ConfigError(f"user {name!r} already exists") from exc
+            return _user(row)
 
     def users(self) -> list[User]:
-        with self._session() as s:
+        with self.inventory.session() as s:
             return [_user(u) for u in s.scalars(select(WebUser).order_by(WebUser.name))]
 
     def remove_user(self, name: str) -> None:
-        with self._session() as s:
+        with self.inventory.session() as s:
             row = s.scalar(select(WebUser).where(WebUser.name == name))
             if row is None:
                 raise NotFoundError(f"user {name!r} does not exist")
@@ -133,7 +112,7 @@ class Accounts:
         # NUL cannot be stored or compared in PostgreSQL text; no user name holds one.
         if len(name) > MAX_NAME_LEN or len(password) > MAX_PASSWORD_LEN or "\x00" in name:
             return None
-        with self._session() as s:
+        with self.inventory.session() as s:
             row = s.scalar(select(WebUser).where(WebUser.name == name, WebUser.disabled.is_(False)))
             try:
                 _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
@@ -146,7 +125,7 @@ class Accounts:
             return _user(row)
 
     def get_user(self, name: str) -> User | None:
-        with self._session() as s:
+        with self.inventory.session() as s:
             row = s.scalar(select(WebUser).where(WebUser.name == name, WebUser.disabled.is_(False)))
             return _user(row) if row else None
 
@@ -155,7 +134,7 @@ class Accounts:
     def issue_token(self, name: str, label: str = "") -> str:
         """A new token for user ``name``; returned once, stored only as a hash."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with self._session() as s:
+        with self.inventory.session() as s:
             row = s.scalar(select(WebUser).where(WebUser.name == name, WebUser.disabled.is_(False)))
             if row is None:
                 raise NotFoundError(f"user {name!r} does not exist")
@@ -169,7 +148,7 @@ class Accounts:
     def user_for_token(self, token: str) -> User | None:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 256:
             return None
-        with self._session() as s:
+        with self.inventory.session() as s:
             row = s.execute(
                 select(WebUser)
                 .join(ApiToken, ApiToken.user_id == WebUser.id)
@@ -191,16 +170,16 @@ class Accounts:
             raise ConfigError(f"an annotation is at most {MAX_ANNOTATION_LEN} characters")
         if "\x00" in text:
             raise ConfigError("an annotation cannot contain NUL characters")
-        try:
-            with self._session() as s:
-                row = Annotation(device_id=device_id, author=author, text=text, created_at=utcnow())
-                s.add(row)
+        with self.inventory.session() as s:
+            row = Annotation(device_id=device_id, author=author, text=text, created_at=utcnow())
+            s.add(row)
+            try:
                 s.flush()
-                return AnnotationRecord(row.id, row.device_id, row.author, row.text, row.created_at)
-        except IntegrityError as exc:
-            raise NotFoundError(f"device {device_id} does not exist") from exc
+            except IntegrityError as exc:  # the device's foreign key; the session rolls back on leaving
+                raise NotFoundError(f"device {device_id} does not exist") from exc
+            return AnnotationRecord(row.id, row.device_id, row.author, row.text, row.created_at)
 
     def annotations(self, device_id: int) -> list[AnnotationRecord]:
-        with self._session() as s:
+        with self.inventory.session() as s:
             q = select(Annotation).where(Annotation.device_id == device_id).order_by(Annotation.id)
             return [AnnotationRecord(a.id, a.device_id, a.author, a.text, a.created_at) for a in s.scalars(q)]

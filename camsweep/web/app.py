@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Form, Query, Request
@@ -26,13 +26,14 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from camsweep import __version__, api, exports
 from camsweep.web import charts
 from camsweep.web.accounts import MAX_ANNOTATION_LEN, PERMISSIONS, Accounts, User
 from camsweep.web.security import LOGIN_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE_S, Signer, tokens_match
+from db.records import DeviceRecord
 from db.repository import DeviceFilter, Inventory
 from fingerprints.errors import CamsweepError, ConfigError, NotFoundError
 from fingerprints.evidence import Evidence
@@ -63,26 +64,31 @@ class LoginRequired(Exception):
     """A page was asked for without a session: send the browser to the login form."""
 
 
-class DeviceOut(BaseModel):
-    """One device, exactly the record of the JSON export (``camsweep.exports.export_record``)."""
+def _export_record_model() -> type[BaseModel]:
+    """The model of one ``exports.export_record``: its columns, typed as ``DeviceRecord`` types them.
 
-    model_config = ConfigDict(extra="allow")
-    ip: str | None
-    mac: str | None
-    brand: str | None
-    manufacturer: str | None
-    model: str | None
-    firmware: str | None
-    category: str | None
-    connectivity: str
-    policy_flags: list[str]
-    confidence: float
-    site: str
-    first_seen: str | None
-    last_seen: str | None
-    is_camera: bool
-    serial: str | None
-    advisories: list[str]
+    Built from the dataclass so a record field's type is written once; ``export_record`` writes
+    the datetimes as ISO 8601 text, so those are strings here.
+    """
+    hints = get_type_hints(DeviceRecord)
+    columns: dict[str, Any] = {}
+    for name in exports.TABLE_FIELDS:
+        hint = hints[name]
+        if hint == datetime | None:
+            hint = str | None
+        columns[name] = (hint, ...)
+    return create_model(
+        "DeviceOut",
+        __config__=ConfigDict(extra="allow"),
+        __doc__="One device, exactly the record of the JSON export (``camsweep.exports.export_record``).",
+        **columns,
+    )
+
+
+if TYPE_CHECKING:
+    DeviceOut = BaseModel
+else:
+    DeviceOut = _export_record_model()
 
 
 class DeviceDetailOut(BaseModel):
@@ -338,7 +344,7 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
     Secure (set it behind an HTTPS proxy).
     """
     inventory = Inventory(db_url)
-    accounts = Accounts(inventory.engine)
+    accounts = Accounts(inventory)
     signer = Signer(secret or secrets.token_urlsafe(32))
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["version"] = __version__
@@ -522,7 +528,7 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
         evidence = _evidence_rows(inventory, device_id)
         # Re-run the pure matcher over the stored evidence to explain the conclusion.
         explanation = identify([Evidence(e["key"], e["value"], e["source"]) for e in evidence]).explanation
-        history = [a for a in inventory.actions() if a.detail.get("device_id") == device_id]
+        history = inventory.actions_for_device(device_id)
         return render(
             request,
             "device.html",
@@ -660,12 +666,9 @@ def create_app(db_url: str, secret: str | None = None, secure_cookies: bool = Fa
 
     @app.get("/scans/{scan_id}", include_in_schema=False)
     def scan_page(request: Request, who: PageUser, scan_id: ScanId) -> Response:
-        found = [s for s in inventory.scans() if s.id == scan_id]
-        if not found:
-            raise HTTPException(404, f"scan {scan_id} does not exist")
-        scan = found[0]
-        previous = [s.id for s in inventory.scans() if s.site == scan.site and s.id < scan.id]
-        diff = inventory.diff_scans(previous[-1], scan.id) if previous else None
+        scan = inventory.get_scan(scan_id)  # NotFoundError: 404 "scan N does not exist"
+        previous = inventory.previous_scan(scan.site, scan.id)
+        diff = inventory.diff_scans(previous.id, scan.id) if previous else None
         return render(request, "scan.html", who, scan=scan, diff=diff)
 
     def _sites_page(

@@ -14,21 +14,19 @@ caller's transaction (to move into ``db/`` as a batch writer).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import CursorResult, func, select, update
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from camsweep.audit.chain import seal_scan
 from camsweep.worker.chunks import Chunk
 from camsweep.worker.models import DONE, FAILED, PENDING, RUNNING, TERMINAL, ScanChunk
 from db.models import Scan
 from db.repository import Inventory, utcnow
-from fingerprints.errors import NotFoundError, StorageError
+from fingerprints.errors import NotFoundError
 from fingerprints.evidence import HostReport, Identification
 
 #: Deliveries of one chunk before it is given up as one that kills its worker.
@@ -57,27 +55,11 @@ class ChunkStore:
 
     def __init__(self, inventory: Inventory) -> None:
         self.inventory = inventory
-        self._sessions = sessionmaker(inventory.engine, expire_on_commit=False)
-
-    @contextmanager
-    def _session(self) -> Iterator[Session]:
-        session = self._sessions()
-        try:
-            yield session
-            session.commit()
-        except SQLAlchemyError as exc:
-            session.rollback()
-            raise StorageError(f"inventory {self.inventory.safe_url}: {exc}") from exc
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     def create(self, scan_id: int, chunks: Iterable[Chunk]) -> int:
         """Add the planned chunks of a scan (all ``pending``); return how many."""
         n = 0
-        with self._session() as s:
+        with self.inventory.session() as s:
             for c in chunks:
                 s.add(
                     ScanChunk(
@@ -100,7 +82,7 @@ class ChunkStore:
         failed instead of taking down every worker of the site in turn.
         """
         where = (ScanChunk.scan_id == scan_id, ScanChunk.idx == idx)
-        with self._session() as s:
+        with self.inventory.session() as s:
             result: CursorResult[Any] = s.execute(  # type: ignore[assignment]
                 update(ScanChunk)
                 .where(*where, ScanChunk.status.not_in(TERMINAL), ScanChunk.attempts < MAX_CHUNK_ATTEMPTS)
@@ -150,7 +132,7 @@ class ChunkStore:
 
     def fail(self, scan_id: int, idx: int, error: str) -> None:
         """Give up on a chunk (after its retries); the scan will finish as ``partial``."""
-        with self._session() as s:
+        with self.inventory.session() as s:
             s.execute(
                 update(ScanChunk)
                 .where(ScanChunk.scan_id == scan_id, ScanChunk.idx == idx, ScanChunk.status != DONE)
@@ -163,7 +145,7 @@ class ChunkStore:
         Called after each chunk commits, so the last one to commit always sees
         every other; the ``status = 'running'`` guard makes closing happen once.
         """
-        with self._session() as s:
+        with self.inventory.session() as s:
             states = dict(
                 s.execute(
                     select(ScanChunk.status, func.count())
@@ -191,7 +173,7 @@ class ChunkStore:
         return final
 
     def chunks(self, scan_id: int) -> list[ChunkRecord]:
-        with self._session() as s:
+        with self.inventory.session() as s:
             rows = s.scalars(select(ScanChunk).where(ScanChunk.scan_id == scan_id).order_by(ScanChunk.idx))
             return [
                 ChunkRecord(

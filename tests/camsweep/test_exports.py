@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import openpyxl
@@ -175,6 +176,17 @@ def test_devices_filters_and_fail_on(db_url: str) -> None:
     r = run_cli("devices", "--db", db_url, "--site", "depot", env={"COLUMNS": "250"})
     assert r.returncode == 0, r.stderr
     assert "[/red]" in r.stdout and "LNB8005" in r.stdout and "networked" in r.stdout
+
+
+def test_devices_and_export_offer_every_filter_of_a_device_query() -> None:
+    # both commands take their filters from one declaration (cli._with_device_query)
+    options = ["--site", "--brand", "--manufacturer", "--model", "--category", "--connectivity"]
+    options += ["--firmware", "--policy-flag", "--advisory", "--since", "--cameras", "--flagged"]
+    for command in ("devices", "export"):
+        r = run_cli(command, "--help", env={"COLUMNS": "250"})
+        assert r.returncode == 0, r.stderr
+        listed = [o for o in re.findall(r"(--[a-z-]+)", r.stdout) if o in options]
+        assert listed == options, (command, listed)
 
 
 def test_export_direct_records_destination(db_url: str) -> None:

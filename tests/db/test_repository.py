@@ -88,3 +88,40 @@ def test_filters_and_observations_and_audit_log(db_url: str) -> None:
     [entry] = inv.actions("export")
     assert entry.actor == "officer1" and entry.detail["rows"] == 1
     inv.close()
+
+
+def test_previous_scan_is_the_sites_latest_scan_before(db_url: str) -> None:
+    with Inventory(db_url) as inv:
+        hq1 = inv.begin_scan(["10.0.0.0/24"], site="hq")
+        depot = inv.begin_scan(["10.1.0.0/24"], site="depot")
+        hq2 = inv.begin_scan(["10.0.0.0/24"], site="hq")
+        inv.finish_scan(hq2)
+        hq3 = inv.begin_scan(["10.0.0.0/24"], site="hq")
+        previous = inv.previous_scan("hq", hq3)
+        assert previous is not None
+        assert (previous.id, previous.site, previous.status) == (hq2, "hq", "completed")
+        assert previous.targets == ["10.0.0.0/24"]
+        assert [getattr(inv.previous_scan("hq", s), "id", None) for s in (hq1, depot, hq2)] == [
+            None,
+            hq1,
+            hq1,
+        ]
+        assert getattr(inv.previous_scan("depot", hq3), "id", None) == depot
+        assert inv.previous_scan("depot", depot) is None and inv.previous_scan("nowhere", hq3) is None
+
+
+def test_actions_for_device_reads_only_that_devices_entries(db_url: str) -> None:
+    with Inventory(db_url) as inv:
+        first = inv.log_action("annotate", actor="olivia", device_id=7, annotation_id=1)
+        inv.log_action("export", actor="olivia", rows=3, filter={"device_id": 7})  # nested: not about it
+        inv.log_action("annotate", actor="olivia", device_id=70, annotation_id=2)
+        inv.log_action("annotate", actor="cli", device=7)  # another key: not matched
+        second = inv.log_action("annotate", actor="ada", device_id=7, annotation_id=3)
+        entries = inv.actions_for_device(7)
+        assert [(e.id, e.actor, e.detail["annotation_id"]) for e in entries] == [
+            (first, "olivia", 1),
+            (second, "ada", 3),
+        ]
+        assert [e.id for e in inv.actions_for_device(7, limit=1)] == [second]  # the latest
+        assert [e.detail["annotation_id"] for e in inv.actions_for_device(70)] == [2]
+        assert inv.actions_for_device(8) == []

@@ -80,7 +80,7 @@ def seed(url: str) -> dict[str, int]:
         web = HostReport("10.20.0.30", [_http("10.20.0.30", 80, "nginx/1.22.1", None, "Welcome")])
         ids["nginx"] = inv.record_host(scan, web, identify(web.evidence))
         inv.finish_scan(scan, "completed", done=256)
-        accounts = Accounts(inv.engine)
+        accounts = Accounts(inv)
         for name, role in ROLES.items():
             accounts.add_user(name, role, PASSWORDS[name])
     finally:

@@ -14,8 +14,8 @@ from fingerprints.errors import ConfigError, NotFoundError
 def test_passwords_and_tokens_are_stored_only_as_hashes(db_url: str) -> None:
     inv = Inventory(db_url)
     try:
-        accounts = Accounts(inv.engine)
-        Accounts(inv.engine)  # creating the tables again is harmless
+        accounts = Accounts(inv)
+        Accounts(inv)  # creating the tables again is harmless
         user = accounts.add_user("olivia", "officer", "officer-pass-123")
         token = accounts.issue_token("olivia", "nightly export")
         with inv.engine.connect() as conn:
@@ -48,7 +48,7 @@ def test_passwords_and_tokens_are_stored_only_as_hashes(db_url: str) -> None:
 def test_annotations_need_text_and_an_existing_device(db_url: str) -> None:
     inv = Inventory(db_url)
     try:
-        accounts = Accounts(inv.engine)
+        accounts = Accounts(inv)
         with pytest.raises(ConfigError, match="needs some text"):
             accounts.annotate(1, "olivia", "   ")
         with pytest.raises(NotFoundError):

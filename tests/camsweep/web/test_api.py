@@ -50,7 +50,7 @@ def login(server: LiveServer, name: str) -> Iterator[httpx.Client]:
 def token_for(server: LiveServer, name: str) -> str:
     inv = Inventory(server.db_url)
     try:
-        return Accounts(inv.engine).issue_token(name, "test")
+        return Accounts(inv).issue_token(name, "test")
     finally:
         inv.close()
 
@@ -146,10 +146,18 @@ def test_openapi_schema_documents_the_api_and_its_bearer_auth(sqlite_server: Liv
     assert {"manufacturer", "brand", "site", "policy_flag", "connectivity", "seen_since"} <= params
     assert {"HTTPBearer": []} in op["security"]
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
-    fields = set(schema["components"]["schemas"]["DeviceOut"]["properties"])
-    from camsweep.exports import EXPORT_FIELDS
+    device_out = schema["components"]["schemas"]["DeviceOut"]
+    from camsweep.exports import TABLE_FIELDS
 
-    assert set(EXPORT_FIELDS) <= fields
+    # generated from DeviceRecord over the export's columns: every column, typed as the record types it
+    assert set(device_out["properties"]) == set(device_out["required"]) == set(TABLE_FIELDS)
+    assert device_out["properties"]["confidence"]["type"] == "number"
+    assert device_out["properties"]["policy_flags"] == {
+        "items": {"type": "string"},
+        "title": "Policy Flags",
+        "type": "array",
+    }
+    assert {"type": "null"} in device_out["properties"]["first_seen"]["anyOf"]
     assert not any(p in ("/login", "/", "/export") for p in schema["paths"])
 
 
@@ -166,6 +174,11 @@ def test_an_officer_annotates_and_it_is_stored_and_audited(live_server: LiveServ
         page = c.get(f"/devices/{device}")
     assert "&lt;script&gt;alert(1)&lt;/script&gt; replace by March" in page.text
     assert "<script>alert(1)" not in page.text
+    history = page.text.split('id="history"')[1]
+    assert "olivia" in history and "annotate" in history  # the device's own audit-log entries
+    with login(live_server, "olivia") as c:
+        other = c.get(f"/devices/{live_server.ids['nginx']}").text.split('id="history"')[1]
+    assert "Nothing recorded for this device yet." in other and "olivia" not in other
     entries = audit(live_server, "annotate")
     assert entries == [
         {
@@ -286,3 +299,20 @@ def test_an_admin_starts_a_scan_of_the_loopback_lab_from_the_web(
         found = c.get("/api/devices", params={"site": "lab", "manufacturer": "Hikvision"}).json()
         assert len(found) == 2
         assert "ada" in c.get("/audit", params={"action": "scan"}).text
+
+
+def test_a_scan_page_compares_with_the_sites_previous_scan(sqlite_server: LiveServer) -> None:
+    with Inventory(sqlite_server.db_url) as inv:
+        [first] = inv.scans()
+        elsewhere = inv.begin_scan(["10.30.0.0/24"], site="depot")
+        inv.finish_scan(elsewhere)
+        second = inv.begin_scan(["10.20.0.0/24"], site="hq")
+        inv.finish_scan(second)
+    with login(sqlite_server, "audrey") as c:
+        assert "This is the first scan of site hq." in c.get(f"/scans/{first.id}").text
+        page = c.get(f"/scans/{second}").text
+        assert f'Compared with scan <a href="/scans/{first.id}">{first.id}</a>' in page
+        assert "0 new, 4 gone, 0 changed" in page  # it saw none of the seeded devices in its range
+        assert "This is the first scan of site depot." in c.get(f"/scans/{elsewhere}").text
+        r = c.get("/scans/999999")
+    assert r.status_code == 404 and "scan 999999 does not exist" in r.text

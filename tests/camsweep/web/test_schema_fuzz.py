@@ -31,7 +31,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Live
     for server in _serve(url):
         inv = Inventory(url)
         try:
-            token = Accounts(inv.engine).issue_token("ada", "schemathesis")
+            token = Accounts(inv).issue_token("ada", "schemathesis")
         finally:
             inv.close()
         yield server, token
