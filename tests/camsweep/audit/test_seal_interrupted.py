@@ -19,7 +19,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from camsweep.audit.chain import seal_interrupted_scan, seal_scan, verify_chain
+from camsweep.audit.answers import parse_answers
+from camsweep.audit.chain import AfterInterruption, seal_interrupted_scan, seal_scan, verify_chain
+from camsweep.audit.draft import draft_answers
+from camsweep.audit.render import to_html, to_markdown
+from camsweep.audit.verify import verify_answers
 from camsweep.lab import Lab, load_fleet
 from db.repository import Inventory
 from fingerprints.errors import ConfigError, NotFoundError
@@ -152,6 +156,10 @@ def test_a_killed_scan_is_sealed_after_the_fact_and_still_tamper_evident(db_url:
     assert doc["problems"][0]["kind"] == "modified" and doc["problems"][0]["observation_id"] == oid
 
 
+def _ts(late: AfterInterruption) -> str:
+    return str(late.as_dict()["sealed_at"])
+
+
 def _interrupted_scan(inventory: Inventory) -> int:
     scan_id = inventory.begin_scan(["127.150.0.0/30"], site="hq")
     inventory.finish_scan(scan_id, "interrupted", done=0)
@@ -169,6 +177,11 @@ def test_the_late_seal_statement_cannot_be_edited_and_the_chain_goes_on(db_url: 
         report = verify_chain(inventory)
         assert report.ok, report.problems
         assert [a.scan_id for a in report.sealed_after_interruption] == [late]
+        # A survey report states it next to the chain head, in both renderings.
+        answers = parse_answers(draft_answers(inventory, "Lab Constabulary"), "draft.yaml")
+        survey = verify_answers(inventory, answers)
+        said = f"was interrupted and sealed after the fact by alice at {_ts(report.sealed_after_interruption[0])}"
+        assert said in to_markdown(survey) and said in to_html(survey)
         with inventory.engine.begin() as conn:
             conn.execute(
                 sa.text("UPDATE audit_scan_seals SET after_interruption_by = 'mallory' WHERE scan_id = :s"),
