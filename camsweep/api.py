@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import fingerprints as fingerprints_pkg
 from camsweep import __version__
-from camsweep.audit.chain import ChainReport, seal_scan, verify_chain
+from camsweep.audit.chain import ChainReport, Seal, seal_interrupted_scan, seal_scan, verify_chain
 from camsweep.audit.report import AuditReport
 from camsweep.config import Config, SiteConfig, find_config
 from camsweep.exports import DeviceQuery
@@ -317,6 +317,16 @@ def audit_verify_chain(db_url: str) -> ChainReport:
     inventory = Inventory(db_url)
     try:
         return verify_chain(inventory)
+    finally:
+        inventory.close()
+
+
+def audit_seal_interrupted(db_url: str, scan_id: int, actor: str, reason: str) -> Seal:
+    """Seal what an interrupted scan committed, marked as sealed after the fact by ``actor``
+    because ``reason`` (audit log entry ``audit.seal-interrupted``)."""
+    inventory = Inventory(db_url)
+    try:
+        return seal_interrupted_scan(inventory, scan_id, actor, reason)
     finally:
         inventory.close()
 

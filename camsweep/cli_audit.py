@@ -1,4 +1,4 @@
-"""``camsweep audit ...``: draft survey answers, verify them, verify the evidence chain.
+"""``camsweep audit ...``: draft survey answers, verify them, verify the evidence chain, seal a killed scan.
 
 Parse -> call ``camsweep.api`` -> render (STYLE.md §8).  Exit codes: 0 all
 clear, 1 the audit found contradictions or a broken chain, 2 a usage or data error.
@@ -17,6 +17,8 @@ from rich.table import Table
 
 from camsweep import api
 from camsweep.cli import _fail
+from camsweep.cli_inventory import ActorOption
+from camsweep.cli_inventory import _actor as resolve_actor
 from fingerprints.errors import CamsweepError
 
 audit_app = typer.Typer(
@@ -142,6 +144,8 @@ def verify_chain(
             out.print(f"  site {site}: {head}", highlight=False, markup=False)
         if report.running_scans:
             out.print(f"  not yet sealed (still running): {', '.join(map(str, report.running_scans))}")
+        for late in report.sealed_after_interruption:
+            out.print(f"  {late.describe()}", markup=False, highlight=False, soft_wrap=True)
         if report.ok:
             out.print("[green]chain intact[/]")
         else:
@@ -153,6 +157,31 @@ def verify_chain(
                 out.print(f"  also: {p.describe()}", markup=False, highlight=False)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("seal-interrupted")
+def seal_interrupted(
+    scan_id: Annotated[int, typer.Argument(help="The interrupted scan (see `camsweep scans`).")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason", help="Why its committed rows can be vouched for (kept in the seal and the audit log)."
+        ),
+    ],
+    actor: ActorOption = None,
+    db: DbOption = None,
+) -> None:
+    """Seal what a killed scan committed, marked as sealed after interruption by ACTOR because REASON."""
+    try:
+        seal = api.audit_seal_interrupted(api.resolve_db_url(db), scan_id, resolve_actor(actor), reason)
+    except CamsweepError as exc:
+        raise _fail(exc) from exc
+    out.print(
+        f"scan {seal.scan_id} (site {seal.site!r}) sealed after interruption: "
+        f"{seal.observation_count} observations, link {seal.link}",
+        markup=False,
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import sys
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from camsweep import api
 from camsweep.cli import DbOption, JsonOption, _fail, _parse_ports, err, out
+from camsweep.config import CONFIG_ENV
 from fingerprints.errors import CamsweepError
 from scanner.engine import DEFAULT_RATE_PPS, ScanLimits
 from scanner.targets import DEFAULT_MAX_ADDRESSES, Scope
@@ -60,15 +62,43 @@ def run(
     name: Annotated[
         Optional[str], typer.Option(help="Worker node name (default: <site>@<hostname>).")
     ] = None,
+    credentials: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--credentials",
+            help="YAML file with the site's ONVIF username/password, as for `scan --credentials` "
+            "(default: $CAMSWEEP_CREDENTIALS, else the configured site's reference, else "
+            "$CAMSWEEP_ONVIF_USER/$CAMSWEEP_ONVIF_PASSWORD). Read on this host; never sent to the broker.",
+        ),
+    ] = None,
+    config: Annotated[
+        Optional[str],
+        typer.Option(
+            "--config",
+            help="Configuration file whose site entry may name the credentials "
+            "(default: $CAMSWEEP_CONFIG, else ./camsweep.toml if present).",
+        ),
+    ] = None,
 ) -> None:
     """Run a scan worker for SITE (wraps `celery worker` on the site's queue)."""
     from camsweep.worker import site_queue
+    from camsweep.worker.credentials import CREDENTIALS_ENV, credentials_source
 
     if pool not in ("prefork", "solo"):
         raise typer.BadParameter("choose prefork or solo", param_hint="--pool")
     if concurrency < 1:
         raise typer.BadParameter("at least 1", param_hint="--concurrency")
     _celery_env(db, broker)
+    if credentials:
+        os.environ[CREDENTIALS_ENV] = str(credentials.resolve())
+    if config:
+        os.environ[CONFIG_ENV] = config
+    try:
+        # Fail here, not at the first chunk: a broken file or half-set variables.
+        source = credentials_source(site)
+    except CamsweepError as exc:
+        raise _fail(exc) from exc
+    err.print(f"site {site}: ONVIF credentials: {source}", markup=False, highlight=False, soft_wrap=True)
     _exec_celery(
         [
             "worker",

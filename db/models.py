@@ -183,6 +183,8 @@ class AuditLogEntry(Base):
 class ScanSeal(Base):
     """One link of a site's chain of scans, written when the scan finished.
 
+    A killed scan is sealed only when an auditor asks (``after_interruption_*``).
+
     ``seq`` orders the seals of all sites; ``prev_link`` is unique per site,
     so two scans of one site sealed at once cannot both extend the same link.
     """
@@ -197,6 +199,11 @@ class ScanSeal(Base):
     observation_count: Mapped[int]
     link: Mapped[str] = mapped_column(String(64))
     sealed_at: Mapped[datetime]
+    #: Set only when an interrupted (killed) scan was sealed after the fact by
+    #: ``camsweep audit seal-interrupted``: who vouched for its rows, and why.
+    #: Both are covered by ``link``, so neither can be edited or removed unnoticed.
+    after_interruption_by: Mapped[str | None] = mapped_column(String(128))
+    after_interruption_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class ObservationSeal(Base):

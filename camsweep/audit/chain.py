@@ -12,7 +12,11 @@ Per site, in seal order::
     prev_0 = sha256("camsweep-site-chain-v1:" site_id)
     link_k = sha256(prev_{k-1} || scan_fields_hash_k || head_k)
 
-``seal_scan`` stores the links when a scan finishes; ``verify_chain``
+``seal_scan`` stores the links when a scan finishes.  A scan killed mid-way
+(``kill -9``, power loss) never finishes, so it stays unsealed until an
+auditor seals it with ``seal_interrupted_scan``: that seal also covers who
+sealed it, why and when, so the scan is reported as sealed after interruption
+and that statement cannot be edited away.  ``verify_chain``
 recomputes everything from the rows and names the first broken link (which
 scan, which observation, and whether a row was modified, deleted or
 inserted).  Anyone who can rewrite both the rows *and* the seals can forge a
@@ -33,14 +37,16 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from camsweep.audit.models import ObservationSeal, ScanSeal
-from db.models import ObservationRow, Scan, Site
+from db.models import AuditLogEntry, ObservationRow, Scan, Site
 from db.repository import Inventory, utcnow
-from fingerprints.errors import NotFoundError, StorageError
+from fingerprints.errors import ConfigError, NotFoundError, StorageError
 
 #: How often ``seal_scan`` retries when another scan of the same site sealed first.
 SEAL_RETRIES = 16  # each retry means another seal of the site committed, so this converges
 #: Scan statuses that mean "finished" (everything else is still running).
 RUNNING = "running"
+#: The status ``Inventory.recover_dead_scans`` gives a scan whose process died.
+INTERRUPTED = "interrupted"
 
 
 def _sha(*parts: bytes) -> str:
@@ -84,23 +90,66 @@ def observation_content_hash(row: ObservationRow) -> str:
     )
 
 
-def scan_fields_hash(scan: Scan, site_name: str) -> str:
-    return _sha(
-        _canonical(
-            {
-                "id": scan.id,
-                "site": site_name,
-                "targets": scan.targets,
-                "operator": scan.operator,
-                "tool_version": scan.tool_version,
-                "fingerprint_version": scan.fingerprint_version,
-                "status": scan.status,
-                "started_at": _ts(scan.started_at),
-                "finished_at": _ts(scan.finished_at),
-                "addresses_total": scan.addresses_total,
-                "addresses_done": scan.addresses_done,
-            }
+@dataclass(frozen=True, slots=True)
+class AfterInterruption:
+    """An interrupted scan sealed after the fact: by whom, why, when (part of the sealed link)."""
+
+    scan_id: int
+    site: str
+    by: str
+    reason: str
+    sealed_at: datetime
+
+    def describe(self) -> str:
+        return (
+            f"scan {self.scan_id} (site {self.site!r}): interrupted, sealed after interruption by "
+            f"{self.by} at {self.sealed_at:%Y-%m-%d %H:%M:%S}Z because: {self.reason}"
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scan_id": self.scan_id,
+            "site": self.site,
+            "by": self.by,
+            "reason": self.reason,
+            "sealed_at": _ts(self.sealed_at),
+        }
+
+
+def scan_fields_hash(scan: Scan, site_name: str, after: AfterInterruption | None = None) -> str:
+    doc: dict[str, Any] = {
+        "id": scan.id,
+        "site": site_name,
+        "targets": scan.targets,
+        "operator": scan.operator,
+        "tool_version": scan.tool_version,
+        "fingerprint_version": scan.fingerprint_version,
+        "status": scan.status,
+        "started_at": _ts(scan.started_at),
+        "finished_at": _ts(scan.finished_at),
+        "addresses_total": scan.addresses_total,
+        "addresses_done": scan.addresses_done,
+    }
+    if after is not None:
+        # Only late seals carry this key, so every seal written before it existed still verifies.
+        doc["sealed_after_interruption"] = {
+            "by": after.by,
+            "reason": after.reason,
+            "at": _ts(after.sealed_at),
+        }
+    return _sha(_canonical(doc))
+
+
+def after_interruption(seal: ScanSeal, site_name: str) -> AfterInterruption | None:
+    """The late-seal statement stored with ``seal``, if it has one."""
+    if seal.after_interruption_by is None and seal.after_interruption_reason is None:
+        return None
+    return AfterInterruption(
+        seal.scan_id,
+        site_name,
+        seal.after_interruption_by or "",
+        seal.after_interruption_reason or "",
+        seal.sealed_at,
     )
 
 
@@ -147,6 +196,26 @@ def seal_scan(inventory: Inventory, scan_id: int) -> Seal:
 
     Idempotent: sealing an already sealed scan returns the stored seal.
     """
+    return _seal(inventory, scan_id, None)
+
+
+def seal_interrupted_scan(inventory: Inventory, scan_id: int, actor: str, reason: str) -> Seal:
+    """Seal what an interrupted (killed) scan committed, as ``actor`` vouching for it because ``reason``.
+
+    The seal records that it was made after the interruption, by whom, why and
+    when; the same statement goes to the audit log in the same transaction.
+    Refused (``ConfigError``) for a scan that is running, finished any other
+    way (it was sealed when it finished) or already sealed.
+    """
+    actor, reason = actor.strip(), reason.strip()
+    if not actor:
+        raise ConfigError("say who seals the scan (--actor NAME)")
+    if not reason:
+        raise ConfigError("say why the interrupted scan's rows can be vouched for (--reason TEXT)")
+    return _seal(inventory, scan_id, (actor, reason))
+
+
+def _seal(inventory: Inventory, scan_id: int, late: tuple[str, str] | None) -> Seal:
     for _attempt in range(SEAL_RETRIES):
         try:
             with inventory.session() as s:
@@ -154,8 +223,20 @@ def seal_scan(inventory: Inventory, scan_id: int) -> Seal:
                 if scan is None:
                     raise NotFoundError(f"scan {scan_id} does not exist")
                 site_name = scan.site.name
+                if late is not None and scan.status == RUNNING:
+                    raise ConfigError(
+                        f"scan {scan_id} is still running (pid {scan.pid} on {scan.host or '?'}); only a "
+                        "scan whose process died (status interrupted) can be sealed after the fact"
+                    )
+                if late is not None and scan.status != INTERRUPTED:
+                    raise ConfigError(
+                        f"scan {scan_id} is {scan.status}, not interrupted; only a killed scan is "
+                        "sealed after the fact (every other scan is sealed when it finishes)"
+                    )
                 existing = s.scalar(select(ScanSeal).where(ScanSeal.scan_id == scan_id))
                 if existing is not None:
+                    if late is not None:
+                        raise ConfigError(_already_sealed(existing, site_name))
                     return Seal(
                         scan_id,
                         site_name,
@@ -182,16 +263,35 @@ def seal_scan(inventory: Inventory, scan_id: int) -> Seal:
                     .limit(1)
                 )
                 prev = last.link if last is not None else site_genesis(scan.site_id)
+                now = utcnow()
+                after = AfterInterruption(scan_id, site_name, *late, now) if late else None
                 seal = ScanSeal(
                     scan_id=scan_id,
                     site_id=scan.site_id,
                     prev_link=prev,
                     observations_head=link,
                     observation_count=len(rows),
-                    link=scan_link(prev, scan_fields_hash(scan, site_name), link),
-                    sealed_at=utcnow(),
+                    link=scan_link(prev, scan_fields_hash(scan, site_name, after), link),
+                    sealed_at=now,
+                    after_interruption_by=after.by if after else None,
+                    after_interruption_reason=after.reason if after else None,
                 )
                 s.add(seal)
+                if after is not None:
+                    s.add(
+                        AuditLogEntry(
+                            at=now,
+                            actor=after.by,
+                            action="audit.seal-interrupted",
+                            detail={
+                                "scan_id": scan_id,
+                                "site": site_name,
+                                "reason": after.reason,
+                                "observations": len(rows),
+                                "link": seal.link,
+                            },
+                        )
+                    )
                 s.flush()
                 return Seal(scan_id, site_name, link, len(rows), seal.link)
         except StorageError as exc:
@@ -200,6 +300,13 @@ def seal_scan(inventory: Inventory, scan_id: int) -> Seal:
             if not isinstance(exc.__cause__, IntegrityError | OperationalError):
                 raise
     raise StorageError(f"scan {scan_id}: could not seal after {SEAL_RETRIES} attempts (concurrent seals)")
+
+
+def _already_sealed(seal: ScanSeal, site_name: str) -> str:
+    after = after_interruption(seal, site_name)
+    if after is not None:
+        return f"scan {seal.scan_id} is already sealed: {after.describe()}"
+    return f"scan {seal.scan_id} is already sealed (sealed when it finished, at {seal.sealed_at:%Y-%m-%d %H:%M:%S}Z)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +332,8 @@ class ChainReport:
     scans_checked: int = 0
     observations_checked: int = 0
     running_scans: list[int] = field(default_factory=list)
+    #: Interrupted scans an auditor sealed after the fact (they verify, but are not ordinary).
+    sealed_after_interruption: list[AfterInterruption] = field(default_factory=list)
     problems: list[ChainProblem] = field(default_factory=list)
 
     @property
@@ -243,6 +352,7 @@ class ChainReport:
             "scans_checked": self.scans_checked,
             "observations_checked": self.observations_checked,
             "running_scans": list(self.running_scans),
+            "sealed_after_interruption": [a.as_dict() for a in self.sealed_after_interruption],
             "problems": [
                 {
                     "kind": p.kind,
@@ -346,7 +456,10 @@ def verify_chain(inventory: Inventory) -> ChainReport:
                 else:
                     _head, problems = _check_observations(s, seal, site_name, report)
                     report.problems.extend(problems)
-                    fields = scan_fields_hash(scan, site_name)
+                    after = after_interruption(seal, site_name)
+                    if after is not None:
+                        report.sealed_after_interruption.append(after)
+                    fields = scan_fields_hash(scan, site_name, after)
                     if scan_link(seal.prev_link, fields, seal.observations_head) != seal.link:
                         report.problems.append(
                             ChainProblem(
@@ -354,7 +467,8 @@ def verify_chain(inventory: Inventory) -> ChainReport:
                                 site_name,
                                 seal.scan_id,
                                 None,
-                                "scan record (targets, times, status or counts) differs from what was sealed",
+                                "scan record (targets, times, status or counts) or its seal "
+                                "(who sealed it after interruption, why, when) differs from what was sealed",
                             )
                         )
                 prev = seal.link
@@ -370,7 +484,13 @@ def verify_chain(inventory: Inventory) -> ChainReport:
                             site_name,
                             scan.id,
                             None,
-                            f"finished scan ({scan.status}) was never sealed",
+                            f"finished scan ({scan.status}) was never sealed"
+                            + (
+                                " (its process died; an auditor may seal what it committed with "
+                                f"`camsweep audit seal-interrupted {scan.id} --reason ...`)"
+                                if scan.status == INTERRUPTED
+                                else ""
+                            ),
                         )
                     )
     return report

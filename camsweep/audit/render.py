@@ -204,6 +204,11 @@ def to_markdown(report: AuditReport) -> str:
         f"- Inventory: `{_md(report.inventory)}`, sites {_md(', '.join(report.sites))}; generated {report.generated_at}",
         f"- **Chain head: `{report.chain_head}`** — evidence chain "
         + ("intact" if chain["ok"] else f"**BROKEN**: {_md(chain['first_broken_link'])}"),
+        *(
+            f"- Scan {late['scan_id']} (site {_md(late['site'])}) was interrupted and sealed after the "
+            f"fact by {_md(late['by'])} at {late['sealed_at']}: {_md(late['reason'])}"
+            for late in chain.get("sealed_after_interruption", [])
+        ),
         f"- Verdicts: {counts['contradicted']} contradicted, {counts['consistent']} consistent, "
         f"{counts['unverifiable']} unverifiable",
         "",

@@ -69,6 +69,8 @@ def submit_scan(
                     "ports": list(request.ports),
                     "limits": limits,
                     "exclude": exclude,
+                    # The site's workers resolve its credentials locally; nothing secret is sent.
+                    "site": request.site,
                 },
                 queue=queue,
                 retry=True,

@@ -19,12 +19,14 @@ from celery import Task
 from camsweep.api import ScanRequest, resolve_db_url
 from camsweep.worker.app import SCAN_CHUNK_TASK, SCHEDULED_SCAN_TASK, app
 from camsweep.worker.chunks import DEFAULT_CHUNK_SIZE, chunk_from_message
+from camsweep.worker.credentials import credentials_for_site
 from camsweep.worker.store import ChunkStore
 from camsweep.worker.submit import submit_scan
 from db.repository import Inventory
 from fingerprints.errors import ConfigError, StorageError
 from fingerprints.evidence import HostReport, Identification
 from fingerprints.matcher import KnowledgeBase, default_kb, identify
+from scanner.credentials import OnvifCredentials
 from scanner.engine import Engine, ScanLimits
 from scanner.probes.tcp import CAMERA_PORTS
 from scanner.targets import Scope, iter_addresses
@@ -65,12 +67,17 @@ def limits_from_message(raw: dict[str, Any]) -> ScanLimits:
 
 
 async def scan_range(
-    first: str, last: str, ports: Sequence[int], limits: ScanLimits, exclude: Sequence[str]
+    first: str,
+    last: str,
+    ports: Sequence[int],
+    limits: ScanLimits,
+    exclude: Sequence[str],
+    credentials: OnvifCredentials | None = None,
 ) -> list[tuple[HostReport, Identification]]:
-    """Scan one chunk with the engine; identify every responsive host."""
+    """Scan one chunk with the engine (with the site's ONVIF account, if any); identify every host."""
     spec = chunk_from_message(first, last)
     scope = Scope(exclude=tuple(ipaddress.ip_network(n, strict=False) for n in exclude))
-    engine = Engine(ports=ports, limits=limits)
+    engine = Engine(ports=ports, limits=limits, credentials=credentials)
     kb = _knowledge()
     results: list[tuple[HostReport, Identification]] = []
     async for report in engine.scan(iter_addresses([spec], scope)):
@@ -89,15 +96,30 @@ def scan_chunk(
     ports: list[int],
     limits: dict[str, Any],
     exclude: list[str],
+    site: str = "",
 ) -> dict[str, Any]:
-    """Scan addresses ``first``..``last`` of scan ``scan_id`` and record them once."""
+    """Scan addresses ``first``..``last`` of scan ``scan_id`` and record them once.
+
+    ``site`` names the site whose credentials this worker host holds; the
+    message carries nothing secret (messages sent before it existed omit it:
+    the scan's own site is used).
+    """
     store = ChunkStore(_inventory())
     try:
         if not store.start(scan_id, idx, worker=str(self.request.hostname or "")):
             log.info("scan %s chunk %s already recorded or given up; delivery ignored", scan_id, idx)
             store.finish_if_complete(scan_id)
             return {"scan_id": scan_id, "chunk": idx, "recorded": False}
-        results = asyncio.run(scan_range(first, last, ports, limits_from_message(limits), exclude))
+        scan_site = _inventory().get_scan(scan_id).site
+        if site and site != scan_site:
+            # Never hand one site's account to another site's devices.
+            raise ConfigError(
+                f"chunk message names site {site!r}, but scan {scan_id} is of site {scan_site!r}"
+            )
+        credentials = credentials_for_site(scan_site)
+        results = asyncio.run(
+            scan_range(first, last, ports, limits_from_message(limits), exclude, credentials)
+        )
         recorded = store.record(scan_id, idx, results, addresses)
         store.finish_if_complete(scan_id)
     except StorageError as exc:

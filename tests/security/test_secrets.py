@@ -167,7 +167,16 @@ def test_credential_file_errors_never_carry_the_password(tmp_path: Path, text: s
 def test_no_option_takes_a_secret_on_the_command_line() -> None:
     # Secrets come from files or the environment; a password option would put the
     # secret in the process list and the shell history.
-    for command in (["scan"], ["schedule", "run"], ["config", "check"], ["audit", "verify"], ["import"]):
+    commands = (
+        ["scan"],
+        ["schedule", "run"],
+        ["config", "check"],
+        ["audit", "verify"],
+        ["import"],
+        ["worker", "run"],
+        ["worker", "submit"],
+    )
+    for command in commands:
         res = run_cli(*command, "--help", env={"COLUMNS": "200"})
         assert res.returncode == 0, res.stderr
         assert "--password" not in res.stdout and "--secret" not in res.stdout, command

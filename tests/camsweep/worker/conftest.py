@@ -103,6 +103,7 @@ class WorkerProcess:
         log: Path,
         pool: str,
         extra_env: dict[str, str],
+        args: tuple[str, ...] = (),
     ) -> None:
         self.name = f"{name}@localhost"
         env = {
@@ -131,6 +132,7 @@ class WorkerProcess:
                 "1",
                 "--loglevel",
                 "INFO",
+                *args,
             ],
             cwd=REPO_ROOT,
             env=env,
@@ -177,11 +179,16 @@ class WorkerProcess:
 
 @pytest.fixture
 def start_worker(tmp_path: Path, broker_env: dict[str, str]) -> Iterator[object]:
-    """``start_worker(name, site, db_url, broker_url, pool=...)``; every worker is stopped afterwards."""
+    """``start_worker(name, site, db_url, broker_url, pool=..., args=(...))``; all stopped afterwards.
+
+    ``args`` are more ``camsweep worker run`` options (e.g. ``--config FILE``).
+    """
     started: list[WorkerProcess] = []
 
-    def start(name: str, site: str, db_url: str, broker_url: str, pool: str = "prefork") -> WorkerProcess:
-        w = WorkerProcess(name, site, db_url, broker_url, tmp_path / f"{name}.log", pool, broker_env)
+    def start(
+        name: str, site: str, db_url: str, broker_url: str, pool: str = "prefork", args: tuple[str, ...] = ()
+    ) -> WorkerProcess:
+        w = WorkerProcess(name, site, db_url, broker_url, tmp_path / f"{name}.log", pool, broker_env, args)
         started.append(w)
         return w
 
