@@ -70,9 +70,12 @@ class Device(Base):
     __tablename__ = "devices"
     __table_args__ = (UniqueConstraint("site_id", "identity_key"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    # Site lookups use the unique (site_id, identity_key) index.  The writer looks identities
+    # up by their own column's index and compares the site itself (db.repository._Candidates):
+    # without statistics PostgreSQL used a site index and filtered every device of the site.
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     #: mac:..., serial:maker:..., endpoint:urn:uuid:..., ip:... (weakest last).
-    identity_key: Mapped[str] = mapped_column(String(255))
+    identity_key: Mapped[str] = mapped_column(String(255), index=True)
     ip: Mapped[str | None] = mapped_column(String(64))
     mac: Mapped[str | None] = mapped_column(String(17), index=True)
     # Indexed: the writer looks every host up by MAC, serial or endpoint (bench: ~75% of ingest).

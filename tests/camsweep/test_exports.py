@@ -99,6 +99,10 @@ def test_xlsx_has_summary_flagged_first_and_no_formulas(db_url: str, tmp_path: P
     assert len(rows) == 5
     # flagged devices first, then the rest
     assert [bool(r["policy_flags"]) for r in rows] == [True, True, True, False, False]
+    # the reader's aids: frozen header, a filter over every row, flagged rows shaded
+    assert devices.freeze_panes == "A2"
+    assert devices.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(TABLE_FIELDS))}6"
+    assert devices["A2"].fill.start_color.rgb == "FFF4CCCC" and devices["A5"].fill.fill_type is None
     # every cell that could be a formula came out as text
     for row in devices.iter_rows():
         for cell in row:
