@@ -101,3 +101,20 @@ def netns_lab() -> Iterator[Lab]:
     fleet = load_fleet("mixed", mode="netns", network=f"10.80.{n}.0/24")
     with Lab(fleet, segment_prefix=f"cslab-{os.getpid()}-{n}") as lab:
         yield lab
+
+
+@pytest.fixture
+def zeep_posts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Addresses the onvif-zeep-async client posts SOAP to during the test: a spy wrapping the
+    library's real transport (the request still goes out), so a test can tell which path ran."""
+    from onvif.zeep_aiohttp import AIOHTTPTransport
+
+    posts: list[str] = []
+    original = AIOHTTPTransport.post_xml
+
+    async def spy(self: AIOHTTPTransport, address: str, envelope: object, headers: dict[str, str]) -> object:
+        posts.append(address)
+        return await original(self, address, envelope, headers)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AIOHTTPTransport, "post_xml", spy)
+    return posts

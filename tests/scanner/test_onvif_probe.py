@@ -192,12 +192,13 @@ async def test_probe_auth_required_and_plain_http() -> None:
     assert obs.status is Status.PROTOCOL_MISMATCH
 
 
-async def test_ipycam_real_onvif_with_operator_credentials() -> None:
+async def test_ipycam_real_onvif_with_operator_credentials(zeep_posts: list[str]) -> None:
     """Real third-party ONVIF device service (PyPI ipycam), WS-Security UsernameToken checked.
 
     Without credentials it refuses everything (even GetSystemDateAndTime, which the
     spec wants open: a robustness case); with the operator's one credential the
     probe gets device information and capabilities; the password never appears.
+    ipycam accepts the probe's own UsernameToken: the zeep fallback is never needed.
     """
     peer = await asyncio.to_thread(
         start_peer,
@@ -228,6 +229,7 @@ async def test_ipycam_real_onvif_with_operator_credentials() -> None:
     finally:
         peer.stop()
     assert anon.status is Status.AUTH_REQUIRED and anon.evidence == []
+    assert zeep_posts == []
     ev = {(e.key, e.value) for e in authed.evidence}
     assert authed.status is Status.SUCCESS, authed.detail
     assert {

@@ -1,4 +1,5 @@
-"""Credentialed ONVIF against a recorder-shaped responder, through the real onvif-zeep-async client.
+"""Credentialed ONVIF against a recorder-shaped responder: the probe's own calls, and the same
+device through the real onvif-zeep-async client (the fallback path) for comparison.
 
 The responder answers by operation with ONVIF Core/Receiver-spec shaped
 documents: an NVR whose Receiver service lists attached cameras (their media
@@ -14,7 +15,8 @@ import re
 
 from scanner.credentials import OnvifCredentials, Secret
 from scanner.engine import Engine, ScanLimits
-from scanner.probes.base import Status
+from scanner.probes.base import ProbeResult, Status, Target
+from scanner.probes.onvif import OnvifProbe
 
 NS = (
     'xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" '
@@ -73,7 +75,9 @@ def _answers(base: str) -> dict[str, bytes]:
     }
 
 
-async def test_recorder_mac_capabilities_and_attached_cameras_without_their_passwords() -> None:
+async def test_recorder_mac_capabilities_and_attached_cameras_without_their_passwords(
+    zeep_posts: list[str],
+) -> None:
     seen_ops: list[str] = []
     answers: dict[str, bytes] = {}
 
@@ -111,6 +115,10 @@ async def test_recorder_mac_capabilities_and_attached_cameras_without_their_pass
             directed_wsd=False,
         )
         report = await engine.scan_host("127.90.9.1")
+        lean_posts = list(zeep_posts)
+        lean_ops = list(seen_ops)
+        zeep = ProbeResult("onvif", "127.90.9.1", port, Status.ERROR)
+        await OnvifProbe(creds).run_zeep(Target("127.90.9.1", port), zeep)
     obs = next(o for o in report.observations if o.probe == "onvif")
     ev = [(e.key, e.value) for e in obs.evidence]
     assert obs.status is Status.SUCCESS, obs.detail
@@ -122,6 +130,11 @@ async def test_recorder_mac_capabilities_and_attached_cameras_without_their_pass
         "rx1 rtsp://10.0.0.21:554/Streaming/Channels/101",
         "rx2 rtsp://10.0.0.22:554/Streaming/Channels/101",
     ]
-    assert "GetReceivers" in seen_ops
-    text = repr(ev) + obs.detail + obs.raw.decode("latin-1")
-    assert "cam-pass" not in text and "nvr-pass" not in text
+    assert "GetReceivers" in lean_ops and lean_posts == []  # the probe's own calls, no zeep client
+    assert zeep_posts and zeep.status is Status.SUCCESS, zeep.detail
+    assert {(e.key, e.value) for e in zeep.evidence} == set(ev) - {
+        (k, v) for k, v in ev if k == "onvif.clock_skew_s"
+    }
+    for result in (obs, zeep):
+        text = repr(result.evidence) + result.detail + result.raw.decode("latin-1")
+        assert "cam-pass" not in text and "nvr-pass" not in text

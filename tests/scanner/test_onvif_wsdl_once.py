@@ -46,7 +46,7 @@ def test_concurrent_clients_parse_the_device_wsdl_once(
 
     async def one(ip: str) -> ProbeResult:
         result = ProbeResult("onvif", ip, 80, Status.ERROR)
-        await probe.run_authenticated(Target(ip, 80), result)
+        await probe.run_zeep(Target(ip, 80), result)
         return result
 
     async def main() -> list[ProbeResult]:

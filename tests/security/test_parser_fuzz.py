@@ -125,6 +125,26 @@ def _rtsp(data: bytes) -> Any:
     return resp
 
 
+def credentialed_onvif_replies() -> list[bytes]:
+    """Replies to the credentialed ONVIF calls, from the lab's own document builders (the
+    corpus holds only anonymous answers: its capture runs without credentials)."""
+    from camsweep.lab import onvif as lab_onvif
+    from camsweep.lab.fleet import load_fleet
+    from camsweep.lab.state import DeviceState
+    from tests.scanner.test_onvif_recorder import _answers as recorder_answers
+
+    out = []
+    for spec in load_fleet("demo", network="127.95.251.0/24").devices[:12]:
+        state = DeviceState(spec)
+        for doc in (
+            lab_onvif.network_interfaces(state),
+            lab_onvif.services(state, 80),
+            lab_onvif.capabilities(state, 80),
+        ):
+            out.append(lab_onvif.envelope(doc))
+    return out + list(recorder_answers("http://10.0.0.9").values())
+
+
 def _onvif(data: bytes) -> Any:
     root = onvif.parse_xml(data)
     if root is not None:
@@ -135,6 +155,12 @@ def _onvif(data: bytes) -> Any:
     onvif.parse_system_date_and_time(data)
     info = onvif.parse_device_information(data)
     _bounded(info, 128)
+    _bounded(onvif.parse_network_interfaces(data), 64)
+    for services in (onvif.parse_services(data), onvif.parse_capabilities(data)):
+        _bounded([s.xaddr for s in services or []], 512)
+        onvif.xaddr_path(services[0].xaddr if services else data.decode("latin-1"))
+    for token, uri in onvif.parse_receivers(data) or []:
+        _bounded([onvif.channel_evidence(token, uri)], 512)
     onvif.strip_userinfo(data.decode("latin-1"))
     return info
 
@@ -171,6 +197,7 @@ DEVICE_PARSERS: dict[str, tuple[Callable[[bytes], Any], list[bytes]]] = {
     "rtsp": (_rtsp, seeds("rtsp")),
     "onvif": (_onvif, bodies("onvif")),
     "onvif-as-wsd": (_onvif, bodies("wsd")),
+    "onvif-credentialed": (_onvif, credentialed_onvif_replies()),
     "wsd": (_wsd, seeds("wsd") + wsd_replies()),
     "wsd-as-onvif": (_wsd, bodies("onvif")),
     "mdns": (_mdns, seeds("http", "wsd")),
@@ -190,6 +217,10 @@ COVERED = {
     "onvif.parse_fault": "onvif",
     "onvif.parse_system_date_and_time": "onvif",
     "onvif.parse_device_information": "onvif",
+    "onvif.parse_network_interfaces": "onvif-credentialed",
+    "onvif.parse_services": "onvif-credentialed",
+    "onvif.parse_capabilities": "onvif-credentialed",
+    "onvif.parse_receivers": "onvif-credentialed",
     "wsd.parse_probe_matches": "wsd",
     "mdns.parse_txt": "mdns",
 }
@@ -223,6 +254,10 @@ def test_seeds_parse_as_what_they_are() -> None:
     assert sum(http.parse_response(s) is not None for s in seeds("http")) >= len(seeds("http")) // 2
     assert any(rtsp.parse_response(s) is not None for s in seeds("rtsp"))
     assert any(onvif.parse_system_date_and_time(b) is not None for b in bodies("onvif"))
+    replies = credentialed_onvif_replies()
+    for parser in (onvif.parse_network_interfaces, onvif.parse_services, onvif.parse_capabilities):
+        assert any(parser(r) for r in replies), parser.__name__
+    assert any(onvif.parse_receivers(r) for r in replies)
     assert any(wsd.parse_probe_matches(r) for r in wsd_replies())
 
 
