@@ -103,6 +103,7 @@ class Child:
     returncode: int
     stdout: str
     stderr: str
+    cpu_s: float = float("nan")  # user + system CPU of the child (and its children)
 
 
 #: Run argv[2:] as a child of a small process and write the child's own rusage peak RSS (KiB) to
@@ -114,7 +115,8 @@ _RUSAGE_WRAPPER = (
     "if pid == 0:\n"
     "    os.execvp(sys.argv[2], sys.argv[2:])\n"
     "_, status, usage = os.wait4(pid, 0)\n"
-    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "kids = __import__('resource').getrusage(__import__('resource').RUSAGE_CHILDREN)\n"
+    "open(sys.argv[1], 'w').write(f'{usage.ru_maxrss} {kids.ru_utime + kids.ru_stime}')\n"
     "sys.exit(os.waitstatus_to_exitcode(status) & 0xFF)\n"
 )
 
@@ -140,13 +142,16 @@ def run_child(
         elapsed = time.perf_counter() - t0
         out.seek(0)
         err.seek(0)
-        maxrss_kib = float(rss_file.read_text()) if rss_file.exists() else float("nan")
+        maxrss_kib, cpu_s = (
+            map(float, rss_file.read_text().split()) if rss_file.exists() else (float("nan"), float("nan"))
+        )
         return Child(
             elapsed,
             maxrss_kib / 1024,
             proc.returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
+            cpu_s,
         )
 
 
@@ -306,6 +311,21 @@ def camsweep_found(db_url: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def process_cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of a running process so far (``/proc``), NaN if unknown."""
+    if not pid:
+        return float("nan")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def lab_pid(lab: Any) -> int | None:
+    return int(lab.state["pid"]) if lab is not None and lab.state.get("pid") else None
+
+
 def camsweep_run(
     label: str,
     targets: Sequence[str],
@@ -313,6 +333,7 @@ def camsweep_run(
     workdir: Path,
     args: argparse.Namespace,
     credentials: bool,
+    lab: Any = None,
 ) -> dict[str, Any]:
     db_url = f"sqlite:///{workdir / (label + '.db')}"
     argv = scan_argv(targets, db_url, args.concurrency, args.per_host)
@@ -321,7 +342,9 @@ def camsweep_run(
     env.pop("CAMSWEEP_ONVIF_PASSWORD", None)
     if credentials:
         env.update(CAMSWEEP_ONVIF_USER=LAB_USER, CAMSWEEP_ONVIF_PASSWORD=LAB_PASSWORD)
+    lab_cpu0 = process_cpu_s(lab_pid(lab))
     child = run_child(argv, env)
+    lab_cpu = process_cpu_s(lab_pid(lab)) - lab_cpu0
     if child.returncode != 0:
         raise RuntimeError(f"camsweep scan failed ({child.returncode}): {child.stderr[-2000:]}")
     n = (
@@ -340,6 +363,8 @@ def camsweep_run(
         "seconds": round(child.seconds, 2),
         "addresses_per_s": round(n / child.seconds, 1),
         "peak_rss_mib": round(child.maxrss_mib, 1),
+        "scanner_cpu_s": round(child.cpu_s, 1),
+        "lab_cpu_s": round(lab_cpu, 1),
         "accuracy": acc.as_dict(),
         "scan_command": prefix + cmdline(shown),
     }
@@ -401,11 +426,9 @@ def section_speed(lab: Any, args: argparse.Namespace, workdir: Path, out: dict[s
     truth = lab.devices
     targets = [args.network]
     res: dict[str, Any] = {"fleet": args.fleet, "devices": len(truth), "ports": list(CAMERA_PORTS)}
-    res["with_credentials"] = camsweep_run("speed-cred", targets, truth, workdir, args, credentials=True)
+    res["with_credentials"] = camsweep_run("speed-cred", targets, truth, workdir, args, True, lab)
     if args.anonymous_speed:
-        res["without_credentials"] = camsweep_run(
-            "speed-anon", targets, truth, workdir, args, credentials=False
-        )
+        res["without_credentials"] = camsweep_run("speed-anon", targets, truth, workdir, args, False, lab)
     res["command"] = this_command("speed", args)
     out["speed"] = res
 
@@ -413,7 +436,9 @@ def section_speed(lab: Any, args: argparse.Namespace, workdir: Path, out: dict[s
 def section_floor(lab: Any, args: argparse.Namespace, workdir: Path, out: dict[str, Any]) -> None:
     argv = [sys.executable, "-m", "bench", "--floor-child", "--network", args.network]
     argv += ["--concurrency", str(args.concurrency), "--per-host", str(args.per_host)]
+    lab_cpu0 = process_cpu_s(lab_pid(lab))
     child = run_child(argv)
+    lab_cpu = process_cpu_s(lab_pid(lab)) - lab_cpu0
     if child.returncode != 0:
         raise RuntimeError(f"floor sweep failed: {child.stderr[-2000:]}")
     inner = json.loads(child.stdout.strip().splitlines()[-1])
@@ -426,6 +451,8 @@ def section_floor(lab: Any, args: argparse.Namespace, workdir: Path, out: dict[s
         "seconds": round(inner["seconds"], 2),
         "addresses_per_s": round(n / inner["seconds"], 1),
         "peak_rss_mib": round(child.maxrss_mib, 1),
+        "scanner_cpu_s": round(child.cpu_s, 1),
+        "lab_cpu_s": round(lab_cpu, 1),
         "command": this_command("floor", args),
         "sweep_command": cmdline(["python", "-m", "bench", *argv[3:]]),
     }
@@ -469,6 +496,7 @@ def section_peer(lab: Any, args: argparse.Namespace, workdir: Path, out: dict[st
         "nmap": {
             "completed": completed,
             "seconds": round(child.seconds, 2),
+            "cpu_s": round(child.cpu_s, 1),
             "peak_rss_mib": round(child.maxrss_mib, 1),
             "accuracy": nmap_acc.as_dict(),
             "command": cmdline([*nmap_argv, "-oX", "nmap.xml", "-iL", "sample.txt"]),
@@ -643,6 +671,7 @@ def rows_of(out: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
             yield (
                 f"speed: camsweep, {label}",
                 f"{r['addresses']} addr, {sp['devices']} devices: {r['seconds']} s, {r['addresses_per_s']} addr/s, "
+                f"CPU {r['scanner_cpu_s']} s (lab {r['lab_cpu_s']} s), "
                 f"peak RSS {r['peak_rss_mib']} MiB; cameras right {a['all_three']}/{a['cameras']} "
                 f"(maker {a['manufacturer']}, model {a['model']}, firmware {a['firmware']})",
                 r["scan_command"],
@@ -653,7 +682,8 @@ def rows_of(out: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
         yield (
             "floor: bare connect sweep",
             f"{fl['connects']} connects ({fl['open_ports']} open): {fl['seconds']} s, "
-            f"{fl['addresses_per_s']} addr/s, peak RSS {fl['peak_rss_mib']} MiB{mult}",
+            f"{fl['addresses_per_s']} addr/s, CPU {fl['scanner_cpu_s']} s (lab {fl['lab_cpu_s']} s), "
+            f"peak RSS {fl['peak_rss_mib']} MiB{mult}",
             fl["sweep_command"],
         )
     pe = out.get("peer")
@@ -663,7 +693,7 @@ def rows_of(out: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
         done = "" if n["completed"] else " (did not finish: killed)"
         yield (
             "peer: nmap -sV on sample",
-            f"{pe['devices']} devices: {n['seconds']} s{done}; cameras right {na['all_three']}/{na['cameras']} "
+            f"{pe['devices']} devices: {n['seconds']} s{done} (CPU {n.get('cpu_s')} s); cameras right {na['all_three']}/{na['cameras']} "
             f"(maker {na['manufacturer']}, model {na['model']}, firmware {na['firmware']})",
             n["command"],
         )
@@ -733,7 +763,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--nmap-every", type=int, default=None, help="nmap samples every Nth device (default 100)"
     )
-    ap.add_argument("--devices", type=int, default=None, help="inventory ingest size (default 4000)")
+    ap.add_argument(
+        "--devices", type=int, default=None, help="inventory ingest size (default 10000; README: 100000)"
+    )
     ap.add_argument("--no-postgres", action="store_true", help="inventory on SQLite only")
     ap.add_argument("--no-xlsx", action="store_true", help="skip the XLSX export")
     ap.add_argument("--no-anonymous", action="store_true", help="peer: camsweep with the credential only")
@@ -749,7 +781,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.fleet = args.fleet or (QUICK_FLEET if args.quick else DEFAULT_FLEET)
     args.network = args.network or (QUICK_NETWORK if args.quick else DEFAULT_NETWORK)
     args.nmap_every = args.nmap_every or (10 if args.quick else 100)
-    args.devices = args.devices or (300 if args.quick else 4000)
+    args.devices = args.devices or (300 if args.quick else 10000)
     return args
 
 

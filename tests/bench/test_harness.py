@@ -119,6 +119,9 @@ def test_quick_harness_runs_and_writes_the_results(tmp_path: Path) -> None:
     # The mini fleet's two Hikvision cameras answer ONVIF with the lab credential.
     assert acc["manufacturer"] == 2 and acc["model"] == 2 and acc["firmware"] == 2
     assert "CAMSWEEP_ONVIF_USER=admin" in speed["scan_command"] and "127.165.0.0/28" in speed["scan_command"]
+    # CPU of the scanner process and of the lab process during the scan (the lab's is read
+    # from /proc, so NaN would mean the lab's pid was lost).
+    assert speed["scanner_cpu_s"] > 0 and 0 <= speed["lab_cpu_s"] < speed["seconds"] * 2
     floor = res["floor"]
     assert floor["connects"] == 160 and floor["open_ports"] >= 3
     assert floor["camsweep_multiple"] > 0
